@@ -1,0 +1,342 @@
+"""One typed, validated config object per job: YAML file, then overrides, then checks.
+
+Config flows one way::
+
+    configs/*.yaml  ──>  overrides (command line)  ──>  TrainConfig (validated)  ──>  train()
+
+Every setting lives in a dataclass below with its default and a one-line comment. The
+resolved config is saved in each run folder as ``config.yaml`` and can be fed back with
+``--config``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Union
+
+from .errors import ConfigError
+
+DEFAULT_URL = "https://storage.googleapis.com/laurencemoroney-blog.appspot.com/happy-or-sad.zip"
+DEFAULT_SHA256 = "891cbe64fa5437598d9769baba2d68550dc3c688fb59523a42bfafc1a8f8cf6a"
+
+
+# ---------------------------------------------------------------------------------------
+# Generic machinery: any dataclass whose fields carry plain types can be loaded this way.
+# ---------------------------------------------------------------------------------------
+
+
+def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return " | ".join(repr(a) for a in typing.get_args(tp))
+    if origin in (Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in typing.get_args(tp))
+    if origin is list:
+        (inner,) = typing.get_args(tp)
+        return f"a list of {_type_name(inner)}"
+    if tp is type(None):
+        return "null"
+    return {int: "an integer", float: "a number", str: "a string", bool: "true/false"}.get(
+        tp, getattr(tp, "__name__", str(tp))
+    )
+
+
+def _coerce(key: str, value: Any, tp: Any, from_text: bool) -> Any:
+    """Return ``value`` as type ``tp`` or raise ConfigError naming ``key``.
+
+    ``from_text`` is true for command-line overrides, whose values arrive as strings and
+    are read as YAML scalars ("3" -> 3, "null" -> None, "[1, 2]" -> [1, 2]).
+    """
+    if from_text and isinstance(value, str):
+        import yaml
+
+        try:
+            value = yaml.safe_load(value) if value.strip() else value
+        except yaml.YAMLError:
+            pass  # keep the raw text; the type check below says what is wrong
+    origin = typing.get_origin(tp)
+    bad = ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}")
+    if origin in (Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(key, value, arg, from_text=False)
+            except ConfigError:
+                continue
+        raise bad
+    if origin is Literal:
+        choices = typing.get_args(tp)
+        if value in choices:
+            return value
+        close = difflib.get_close_matches(str(value), [str(c) for c in choices], n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(
+            f"{key}: {value!r} is not one of {', '.join(repr(c) for c in choices)}{hint}"
+        )
+    if origin is list:
+        (inner,) = typing.get_args(tp)
+        if not isinstance(value, (list, tuple)):
+            raise bad
+        return [_coerce(f"{key}[{i}]", v, inner, from_text=False) for i, v in enumerate(value)]
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise bad
+    if tp is int:
+        if isinstance(value, bool):
+            raise bad
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        raise bad
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise bad
+        return float(value)
+    if tp is str:
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return str(value)
+        raise bad
+    raise bad  # pragma: no cover - a field type this module does not know
+
+
+def _unknown_key(key: str, known: list[str]) -> ConfigError:
+    close = difflib.get_close_matches(key, known, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(known)}"
+    return ConfigError(f"unknown config key {key!r}{hint}")
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML mapping, turning every failure into one clear ConfigError."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(
+            f"config file {path} not found; see configs/ for examples"
+            if not path.exists()
+            else f"config path {path} is not a file"
+        )
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"{path}{where}: {problem}; fix the YAML syntax") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must be a mapping of 'key: value' lines, not {type(data).__name__}")
+    return data
+
+
+def parse_override(text: str) -> tuple[str, str]:
+    """Split a ``key=value`` override; the value stays text until it is typed."""
+    key, sep, value = text.partition("=")
+    key = key.strip().replace("-", "_")
+    if not sep or not key:
+        raise ConfigError(f"override {text!r} must look like key=value, e.g. epochs=5")
+    return key, value
+
+
+def build_config(cls: type, values: dict[str, Any], *, from_text: bool = False, source: str = ""):
+    """Type-check ``values`` against dataclass ``cls`` and return a validated instance."""
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls) if f.init]
+    kwargs = {}
+    for key, value in values.items():
+        key = str(key)
+        if key not in names:
+            err = _unknown_key(key, names)
+            raise ConfigError(f"{source}: {err}" if source else str(err))
+        kwargs[key] = _coerce(key, value, hints[key], from_text)
+    config = cls(**kwargs)
+    if hasattr(config, "validate"):
+        config.validate()
+    return config
+
+
+def load_config(
+    cls: type,
+    path: str | Path | None = None,
+    overrides: dict[str, Any] | None = None,
+    text_overrides: list[str] | tuple[str, ...] = (),
+):
+    """Resolve a config: defaults, then the YAML file, then overrides; validated once.
+
+    Args:
+        cls: the config dataclass (``TrainConfig``, ...).
+        path: a YAML file of settings, or None for the defaults.
+        overrides: typed values (from named command-line options); None values are skipped.
+        text_overrides: ``key=value`` strings (from ``--set``), read as YAML scalars.
+
+    Returns:
+        A validated instance of ``cls``.
+    """
+    values: dict[str, Any] = {}
+    if path is not None:
+        file_values = read_yaml(path)
+        build_config(cls, file_values, source=str(path))  # name the file in type errors
+        values.update(file_values)
+    for text in text_overrides:
+        key, raw = parse_override(text)
+        names = [f.name for f in dataclasses.fields(cls)]
+        if key not in names:
+            raise _unknown_key(key, names)
+        values[key] = _coerce(key, raw, typing.get_type_hints(cls)[key], from_text=True)
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            values[key] = value
+    return build_config(cls, values)
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    return dataclasses.asdict(config)
+
+
+def save_config(config: Any, path: Path) -> None:
+    """Write the resolved config as YAML, in field order, readable by ``load_config``."""
+    import yaml
+
+    from .runs import atomic_write_text
+
+    text = yaml.safe_dump(to_dict(config), sort_keys=False, default_flow_style=None)
+    atomic_write_text(Path(path), text)
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConfigError(message)
+
+
+# A stop condition: "metric op value", e.g. "val_accuracy>=0.95".
+STOP_WHEN_PATTERN = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(>=|<=|>|<)\s*([-+0-9.eE]+)\s*$")
+
+
+def parse_stop_when(text: str) -> tuple[str, str, float]:
+    """Parse ``"val_accuracy>=0.95"`` into ``("val_accuracy", ">=", 0.95)``."""
+    match = STOP_WHEN_PATTERN.match(text)
+    if not match:
+        raise ConfigError(
+            f"stop_when {text!r} must look like METRIC OP VALUE, e.g. 'val_accuracy>=0.95' "
+            "(OP one of > >= < <=)"
+        )
+    metric, op, value = match.groups()
+    try:
+        number = float(value)
+    except ValueError:
+        raise ConfigError(f"stop_when {text!r}: {value!r} is not a number") from None
+    return metric, op, number
+
+
+# ---------------------------------------------------------------------------------------
+# The Keras training job.
+# ---------------------------------------------------------------------------------------
+
+Strategy = Literal["default", "mirrored", "multiworker"]
+Progress = Literal["auto", "bar", "epoch", "none"]
+
+
+@dataclass
+class TrainConfig:
+    """Every setting of ``happysad train``; the defaults are the lab's."""
+
+    # -- data --
+    data: str | None = None  # zip, folder, or "synth"; None downloads `url` (env HAPPYSAD_DATA)
+    val_data: str | None = None  # a separate validation folder/zip; else val_split is used
+    url: str = DEFAULT_URL  # where `happysad download` fetches the zip
+    sha256: str = DEFAULT_SHA256  # the zip's pinned checksum; a mismatch is an error
+    image_size: int = 150  # images are resized to image_size x image_size RGB
+    val_split: float = 0.2  # stratified, seeded fraction held out for validation (0: none)
+    skip_bad_images: bool = False  # skip (and count) corrupt images instead of failing
+    augment: bool = False  # random flip/rotation/zoom on training batches only
+    # -- model --
+    conv_filters: list[int] = field(default_factory=lambda: [16, 32, 64])  # 3x3 conv + 2x2 pool each
+    dense_units: int = 512  # the hidden Dense layer
+    # -- optimisation --
+    optimizer: Literal["rmsprop", "adam", "sgd"] = "rmsprop"
+    learning_rate: float = 0.001
+    batch_size: int = 10  # global batch (split across replicas under a strategy)
+    epochs: int = 15  # upper bound; the stop conditions usually end training sooner
+    steps_per_epoch: int | None = None  # None: one pass over the training images
+    seed: int = 1  # data split, shuffling and initial weights
+    deterministic: bool = False  # TF deterministic ops (slower; bit-exact reruns)
+    # -- stopping --
+    monitor: str = "accuracy"  # metric the threshold stop watches
+    threshold: float | None = 0.999  # stop once `monitor` is above this; null: never
+    stop_when: str | None = None  # any-metric stop, e.g. "val_accuracy>=0.95"
+    patience: int | None = None  # early stopping on val_loss after this many flat epochs
+    restore_best: bool = False  # with patience: keep the weights of the best epoch
+    # -- speed and scale --
+    jit_compile: bool = False  # XLA-compile the train step
+    strategy: Strategy = "default"  # tf.distribute: one device, all local GPUs, or TF_CONFIG workers
+    # -- output --
+    runs_dir: str = "runs"  # parent of the run folders
+    name: str | None = None  # run folder name; default a timestamp
+    tensorboard: bool = False  # also write TensorBoard logs into the run folder
+    progress: Progress = "auto"  # bar on a terminal, a line per epoch otherwise
+
+    def validate(self) -> None:
+        _check(self.image_size >= 8, f"image_size must be at least 8, got {self.image_size}")
+        _check(self.image_size <= 1024, f"image_size must be at most 1024, got {self.image_size}")
+        _check(0.0 <= self.val_split < 1.0, f"val_split must be in [0, 1), got {self.val_split}")
+        _check(len(self.conv_filters) >= 1, "conv_filters needs at least one layer, e.g. [16, 32, 64]")
+        _check(all(f >= 1 for f in self.conv_filters), f"conv_filters must be positive, got {self.conv_filters}")
+        # Each block halves the size after a 3x3 valid conv; the last must keep >= 1 pixel.
+        size = self.image_size
+        for _ in self.conv_filters:
+            size = (size - 2) // 2
+        _check(
+            size >= 1,
+            f"image_size {self.image_size} is too small for {len(self.conv_filters)} conv blocks; "
+            "raise image_size or drop a block",
+        )
+        _check(self.dense_units >= 1, f"dense_units must be at least 1, got {self.dense_units}")
+        _check(
+            math.isfinite(self.learning_rate) and self.learning_rate > 0,
+            f"learning_rate must be > 0, got {self.learning_rate}",
+        )
+        _check(self.batch_size >= 1, f"batch_size must be at least 1, got {self.batch_size}")
+        _check(self.epochs >= 1, f"epochs must be at least 1, got {self.epochs}")
+        _check(
+            self.steps_per_epoch is None or self.steps_per_epoch >= 1,
+            f"steps_per_epoch must be at least 1 or null, got {self.steps_per_epoch}",
+        )
+        _check(self.seed >= 0, f"seed must be >= 0, got {self.seed}")
+        _check(
+            self.threshold is None or (0.0 < self.threshold <= 1.0),
+            f"threshold must be in (0, 1], got {self.threshold}",
+        )
+        _check(bool(self.monitor.strip()), "monitor must name a metric, e.g. accuracy")
+        if self.stop_when is not None:
+            parse_stop_when(self.stop_when)
+        _check(
+            self.patience is None or self.patience >= 1,
+            f"patience must be at least 1 or null, got {self.patience}",
+        )
+        _check(
+            re.fullmatch(r"[0-9a-fA-F]{64}", self.sha256) is not None,
+            f"sha256 must be 64 hex digits, got {self.sha256!r}",
+        )
+        if self.name is not None:
+            _check(
+                bool(self.name) and "/" not in self.name and self.name not in (".", ".."),
+                f"name must be a plain folder name, got {self.name!r}",
+            )

@@ -1,0 +1,268 @@
+"""The run folder: its layout in one place, written by training, read by everything else.
+
+A run folder holds::
+
+    config.yaml     the resolved config the run used
+    history.csv     one row per finished epoch (epoch, loss, accuracy, val_loss, ...)
+    history.json    the same rows as a list of objects
+    metrics.json    final metrics, epochs run, stop reason, class names, versions, ...
+    model.keras     the trained Keras model        (Keras runs)
+    network.npz     the trained NumPy network      (scratch runs)
+    summary.txt     the model summary
+    backup/         Keras's BackupAndRestore state while a run is unfinished
+
+Readers (plot, evaluate, predict, runs) go through ``RunFolder`` so that none of them
+hard-codes a file name.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from .errors import RunError
+
+CONFIG_FILE = "config.yaml"
+HISTORY_CSV = "history.csv"
+HISTORY_JSON = "history.json"
+METRICS_FILE = "metrics.json"
+MODEL_FILE = "model.keras"
+NETWORK_FILE = "network.npz"
+SUMMARY_FILE = "summary.txt"
+BACKUP_DIR = "backup"
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that a reader never sees half a file."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _json_default(value: Any) -> Any:
+    # numpy scalars and paths show up in metrics; keep the file plain JSON.
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)
+
+
+def _finite_or_none(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_json(path: Path, data: Any) -> None:
+    atomic_write_text(path, json.dumps(data, indent=2, default=_json_default) + "\n")
+
+
+def check_writable(directory: Path) -> None:
+    """Raise RunError unless files can be created in ``directory`` (made if missing)."""
+    directory = Path(directory)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=directory, prefix=".write-test-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise RunError(
+            f"cannot write run folders under {directory}: {exc.strerror or exc}; "
+            "choose another --runs-dir"
+        ) from None
+
+
+def create_run_dir(runs_dir: Path, name: str | None = None) -> Path:
+    """Make a new, empty run folder under ``runs_dir`` and return it.
+
+    Args:
+        runs_dir: parent folder, created if missing.
+        name: folder name; default a timestamp. An existing folder is never reused: an
+            explicit name that exists is an error, a default one gets a numeric suffix.
+
+    Returns:
+        The path of the new folder.
+    """
+    runs_dir = Path(runs_dir)
+    check_writable(runs_dir)
+    if name is not None:
+        if not name or "/" in name or "\\" in name or name in (".", ".."):
+            raise RunError(f"bad run name {name!r}: use a plain folder name such as 'lab-1'")
+        path = runs_dir / name
+        try:
+            path.mkdir()
+        except FileExistsError:
+            raise RunError(
+                f"run folder {path} already exists; pick another --name "
+                f"or continue it with --resume {path}"
+            ) from None
+        return path
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    for i in range(1000):
+        path = runs_dir / (stamp if i == 0 else f"{stamp}-{i}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise RunError(f"could not find a free run folder name under {runs_dir}")
+
+
+class RunFolder:
+    """Read and write the files of one run folder.
+
+    Args:
+        path: the run folder.
+
+    Example:
+        >>> run = RunFolder("runs/20261203-120000")      # doctest: +SKIP
+        >>> run.history()["accuracy"][-1]                 # doctest: +SKIP
+        1.0
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"RunFolder({str(self.path)!r})"
+
+    # -- paths -----------------------------------------------------------------
+    @property
+    def config_path(self) -> Path:
+        return self.path / CONFIG_FILE
+
+    @property
+    def history_csv(self) -> Path:
+        return self.path / HISTORY_CSV
+
+    @property
+    def history_json(self) -> Path:
+        return self.path / HISTORY_JSON
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.path / METRICS_FILE
+
+    @property
+    def model_path(self) -> Path:
+        return self.path / MODEL_FILE
+
+    @property
+    def network_path(self) -> Path:
+        return self.path / NETWORK_FILE
+
+    @property
+    def summary_path(self) -> Path:
+        return self.path / SUMMARY_FILE
+
+    @property
+    def backup_dir(self) -> Path:
+        return self.path / BACKUP_DIR
+
+    # -- checks ----------------------------------------------------------------
+    def require(self, *files: str) -> "RunFolder":
+        """Raise RunError unless the folder exists and holds ``files``."""
+        if not self.path.is_dir():
+            raise RunError(f"run folder {self.path} not found; list runs with 'happysad runs'")
+        for name in files:
+            if not (self.path / name).is_file():
+                raise RunError(
+                    f"{self.path} has no {name}: it is not a finished run folder "
+                    "(was training interrupted? continue it with 'happysad train --resume')"
+                )
+        return self
+
+    # -- history ---------------------------------------------------------------
+    def write_history(self, rows: list[dict[str, Any]]) -> None:
+        """Write all epochs so far, as CSV and JSON (replacing both atomically)."""
+        rows = [{k: _finite_or_none(v) for k, v in row.items()} for row in rows]
+        keys: list[str] = []
+        for row in rows:
+            keys.extend(k for k in row if k not in keys)
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=keys, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        atomic_write_text(self.history_csv, buf.getvalue())
+        write_json(self.history_json, rows)
+
+    def history_rows(self) -> list[dict[str, Any]]:
+        """The per-epoch rows, from history.json (or history.csv if that is all there is)."""
+        self.require()
+        if self.history_json.is_file():
+            try:
+                rows = json.loads(self.history_json.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise RunError(f"cannot read {self.history_json}: {exc}") from None
+            if not isinstance(rows, list):
+                raise RunError(f"{self.history_json} is not a list of epochs")
+            return rows
+        if self.history_csv.is_file():
+            with self.history_csv.open(newline="", encoding="utf-8") as f:
+                return [
+                    {k: _parse_number(v) for k, v in row.items()} for row in csv.DictReader(f)
+                ]
+        raise RunError(f"{self.path} has no history yet: no epoch finished in this run")
+
+    def history(self) -> dict[str, list[Any]]:
+        """The history as columns: ``{"epoch": [1, 2], "loss": [...], ...}``."""
+        rows = self.history_rows()
+        keys: list[str] = []
+        for row in rows:
+            keys.extend(k for k in row if k not in keys)
+        return {k: [row.get(k) for row in rows] for k in keys}
+
+    # -- metrics and config ----------------------------------------------------
+    def write_metrics(self, metrics: dict[str, Any]) -> None:
+        write_json(self.metrics_path, metrics)
+
+    def metrics(self) -> dict[str, Any]:
+        self.require(METRICS_FILE)
+        try:
+            return json.loads(self.metrics_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise RunError(f"cannot read {self.metrics_path}: {exc}") from None
+
+    def config_dict(self) -> dict[str, Any]:
+        """The saved config as a plain dict (see ``happysad.config`` to validate it)."""
+        import yaml
+
+        self.require(CONFIG_FILE)
+        try:
+            data = yaml.safe_load(self.config_path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as exc:
+            raise RunError(f"cannot read {self.config_path}: {exc}") from None
+        if not isinstance(data, dict):
+            raise RunError(f"{self.config_path} is not a mapping of settings")
+        return data
+
+
+def _parse_number(text: str | None) -> Any:
+    if text is None or text == "":
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return int(number) if number.is_integer() and "." not in text else number
+
+
+def list_runs(runs_dir: Path) -> list[RunFolder]:
+    """Run folders under ``runs_dir`` (those with a config), oldest first."""
+    runs_dir = Path(runs_dir)
+    if not runs_dir.is_dir():
+        return []
+    found = [RunFolder(p) for p in runs_dir.iterdir() if (p / CONFIG_FILE).is_file()]
+    return sorted(found, key=lambda r: (r.config_path.stat().st_mtime, r.path.name))
