@@ -102,6 +102,12 @@ def _coerce(key: str, value: Any, tp: Any, from_text: bool) -> Any:
             return int(value)
         raise bad
     if tp is float:
+        if isinstance(value, str):
+            # PyYAML reads 1e-3 (no dot) as a string; people write it that way.
+            try:
+                return float(value)
+            except ValueError:
+                raise bad from None
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise bad
         return float(value)

@@ -7,6 +7,7 @@ TensorFlow, Keras and matplotlib are imported inside the commands that need them
 
 from __future__ import annotations
 
+import logging
 import sys
 
 import click
@@ -39,10 +40,30 @@ def main() -> None:
     Start with 'happysad train --data PATH' (a zip or a folder of class folders),
     then 'happysad plot RUN'. 'happysad scratch' holds the from-scratch NumPy network.
     """
+    _setup_logging()
+
+
+def _setup_logging() -> None:
+    """Warnings from the library ('skipped 3 non-image files') as one line on stderr."""
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up chatter
+    log = logging.getLogger("happysad")
+    if not any(isinstance(h, _StderrHandler) for h in log.handlers):
+        log.addHandler(_StderrHandler())
+        log.setLevel(logging.INFO)
+        log.propagate = False
+
+
+class _StderrHandler(logging.Handler):
+    """Writes 'warning: ...' to whatever sys.stderr is at the time (tests swap it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(f"{record.levelname.lower()}: {record.getMessage()}", err=True)
 
 
 def _register() -> None:
-    from . import commands, scratch  # noqa: F401  (each module adds its commands to main)
+    from . import commands, scratch, synth  # noqa: F401  (each module adds its commands to main)
 
 
 _register()

@@ -1,5 +1,141 @@
-"""The Keras-side commands: download, train, plot, summary, ..."""
+"""The Keras-side commands: download, train, plot, summary, evaluate, predict, ..."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import click
 
 from . import main
+
+DATA_HELP = "A zip or a folder of class folders, or 'synth'. Default: download the dataset."
+
+
+def _data_option(f):
+    return click.option(
+        "--data", envvar="HAPPYSAD_DATA", metavar="PATH", show_envvar=True, help=DATA_HELP
+    )(f)
+
+
+def _config_option(f):
+    return click.option(
+        "-c", "--config", "config_file", type=click.Path(dir_okay=False), metavar="FILE",
+        help="A YAML config (see configs/); options given here override it.",
+    )(f)
+
+
+def _set_option(f):
+    return click.option(
+        "-s", "--set", "sets", multiple=True, metavar="KEY=VALUE",
+        help="Override any config key, e.g. --set conv_filters=[8,16]. Repeatable.",
+    )(f)
+
+
+@main.command()
+@click.option("--url", default=None, help="Where to fetch the zip (default: the lab's dataset).")
+@click.option("--sha256", default=None, metavar="HEX", help="The zip's expected SHA-256.")
+@click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
+              help="Cache folder (default: $HAPPYSAD_CACHE or the user cache).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def download(url, sha256, cache_dir, quiet):
+    """Fetch the dataset zip, verify its SHA-256, cache and extract it.
+
+    A verified copy in the cache is reused without touching the network.
+    """
+    from ..archive import prepare_data
+    from ..config import DEFAULT_SHA256, DEFAULT_URL
+    from ..download import fetch
+
+    if sha256 is not None and (len(sha256) != 64 or any(c not in "0123456789abcdefABCDEF" for c in sha256)):
+        raise click.BadParameter("must be 64 hex digits", param_hint="--sha256")
+    cache = Path(cache_dir) if cache_dir else None
+    zip_path = fetch(url or DEFAULT_URL, (sha256 or DEFAULT_SHA256).lower(), cache,
+                     progress=not quiet)
+    root = prepare_data(zip_path, cache)
+    click.echo(f"zip:    {zip_path}")
+    click.echo(f"images: {root}")
+
+
+@main.command()
+@_config_option
+@_data_option
+@click.option("--val-data", metavar="PATH", help="A separate validation zip or folder.")
+@click.option("--epochs", type=int, help="At most this many epochs.")
+@click.option("--batch-size", type=int, help="Images per batch (per replica).")
+@click.option("--learning-rate", "--lr", "learning_rate", type=float, help="Optimizer learning rate.")
+@click.option("--seed", type=int, help="Seed for the split, shuffling and initial weights.")
+@click.option("--val-split", type=float, help="Fraction held out for validation (0: none).")
+@click.option("--image-size", type=int, help="Resize images to SIZE x SIZE.")
+@click.option("--threshold", type=float, help="Stop once the monitored metric is above this.")
+@click.option("--monitor", help="Metric the threshold watches (default accuracy).")
+@click.option("--stop-when", metavar="COND", help="Stop on any metric, e.g. 'val_accuracy>=0.95'.")
+@click.option("--patience", type=int, help="Early stopping on val_loss after N flat epochs.")
+@click.option("--restore-best/--no-restore-best", default=None, help="With --patience: keep the best epoch's weights.")
+@click.option("--augment/--no-augment", default=None, help="Random flip/rotation/zoom while training.")
+@click.option("--tensorboard/--no-tensorboard", default=None, help="Write TensorBoard logs into the run.")
+@click.option("--strategy", type=click.Choice(["default", "mirrored", "multiworker"]), help="tf.distribute strategy.")
+@click.option("--jit/--no-jit", "jit_compile", default=None, help="XLA-compile the training step.")
+@click.option("--skip-bad-images/--no-skip-bad-images", default=None, help="Skip corrupt images instead of failing.")
+@click.option("--runs-dir", type=click.Path(file_okay=False), help="Parent folder of run folders (default runs).")
+@click.option("--name", help="Run folder name (default: a timestamp).")
+@click.option("--resume", metavar="RUN", type=click.Path(), help="Continue an interrupted run from its last finished epoch.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+@_set_option
+def train(config_file, sets, resume, quiet, **options):
+    """Train the lab's network and write a run folder.
+
+    Reads the config file (if any), applies the options given here, validates the
+    result, then trains: the run folder gets the config, history, model, summary and
+    metrics. Stops early once training accuracy passes the threshold (0.999).
+    """
+    from ..config import TrainConfig, load_config
+    from ..train import INTERRUPTED, resume_config, train as run_training
+
+    if quiet:
+        options["progress"] = "none"
+    if resume is not None:
+        changed = {k: v for k, v in options.items() if v is not None}
+        if config_file or sets:
+            raise click.UsageError("--resume takes its config from the run; drop --config/--set")
+        config = resume_config(resume, changed)
+    else:
+        config = load_config(TrainConfig, config_file, options, sets)
+    result = run_training(config, resume=resume, echo=click.echo)
+    final = ", ".join(f"{k} {v:.4f}" for k, v in result.final.items() if isinstance(v, float))
+    if result.status == INTERRUPTED:
+        click.echo(
+            f"Interrupted after epoch {result.epochs_run}. Continue with: "
+            f"happysad train --resume {result.run.path}", err=True,
+        )
+        raise SystemExit(130)
+    click.echo(f"Stopped: {result.stop_reason}.")
+    click.echo(f"Epochs: {result.epochs_run}; final {final}")
+    click.echo(f"Run folder: {result.run.path}")
+
+
+@main.command()
+@click.argument("run", type=click.Path())
+@click.option("-o", "--out", type=click.Path(file_okay=False), help="Folder for the PNGs (default: the run folder).")
+def plot(run, out):
+    """Draw the training and validation curves of RUN as PNG files."""
+    from ..plot import plot_run
+
+    for path in plot_run(run, out):
+        click.echo(str(path))
+
+
+@main.command()
+@click.argument("run", required=False, type=click.Path())
+@_config_option
+@_set_option
+def summary(run, config_file, sets):
+    """Print the model's layer table: of the configured model, or of a saved RUN.
+
+    Needs no data and trains nothing.
+    """
+    from ..summary import summarize
+
+    if run and (config_file or sets):
+        raise click.UsageError("give either RUN or --config/--set, not both")
+    click.echo(summarize(run, config_file, sets), nl=False)

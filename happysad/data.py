@@ -1,0 +1,63 @@
+"""Where a job's images come from: ``--data`` resolved to a local zip or folder.
+
+- a path (zip or folder of class folders) is used as it is, offline;
+- ``synth`` is the procedurally drawn dataset (``happysad synth``), made once in the cache;
+- nothing means the pinned download (verified, cached, reused offline afterwards).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from .errors import DataError
+
+DATA_ENV = "HAPPYSAD_DATA"
+SYNTH = "synth"
+
+
+def locate_data(data: str | None, url: str, sha256: str, *, progress: bool = True,
+                cache_dir: Path | None = None) -> Path:
+    """Resolve a data setting to a local zip or folder.
+
+    Args:
+        data: a path, ``"synth"``, or None to download ``url``.
+        url, sha256: the download and its pinned checksum.
+        progress: draw a download progress bar on stderr.
+        cache_dir: the cache (default ``$HAPPYSAD_CACHE`` or the user cache folder).
+
+    Returns:
+        A path that ``happysad.images.load_images`` accepts.
+    """
+    if data is None or data == "":
+        from .download import fetch
+
+        return fetch(url, sha256, cache_dir, progress=progress)
+    if data == SYNTH:
+        from .download import default_cache_dir
+        from .synth import ensure_synth
+
+        return ensure_synth(Path(cache_dir or default_cache_dir()) / "synth")
+    path = Path(data).expanduser()
+    if not path.exists():
+        raise DataError(
+            f"data path {path} not found; pass a zip or a folder of class folders, "
+            "'synth', or leave --data out to download the dataset"
+        )
+    return path
+
+
+def fingerprint(path: Path) -> str:
+    """SHA-256 of a zip, or of a folder's relative file names and contents (sorted)."""
+    path = Path(path)
+    digest = hashlib.sha256()
+    if path.is_file():
+        with path.open("rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+        return digest.hexdigest()
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        digest.update(os.fsencode(file.relative_to(path).as_posix()) + b"\0")
+        digest.update(file.read_bytes())
+    return digest.hexdigest()

@@ -1,0 +1,389 @@
+"""Wire data, model and callbacks; fit; write the run folder. Knows nothing of click.
+
+``train(config)`` is the whole job; ``resume(run_path)`` continues an interrupted one
+from its last finished epoch, with history files that continue rather than restart.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import signal
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from . import __version__
+from .backend import load_keras
+from .config import TrainConfig, build_config, parse_stop_when, save_config
+from .errors import ConfigError, DataError, RunError, TrainingError
+from .runs import RunFolder, check_writable, create_run_dir
+
+Echo = Callable[[str], None]
+
+# Stop reasons recorded in metrics.json.
+FINISHED = "finished"
+INTERRUPTED = "interrupted"
+FAILED = "failed"
+
+
+@dataclass
+class TrainResult:
+    """What a training run produced; everything here is also in the run folder."""
+
+    run: RunFolder
+    status: str  # finished | interrupted | failed
+    stop_reason: str
+    epochs_run: int
+    final: dict[str, float] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+def library_versions() -> dict[str, str]:
+    import keras
+    import numpy
+    import tensorflow as tf
+
+    return {
+        "happysad": __version__,
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": numpy.__version__,
+        "platform": platform.platform(),
+    }
+
+
+def available_metrics(has_validation: bool) -> list[str]:
+    names = ["loss", "accuracy"]
+    return names + [f"val_{n}" for n in names] if has_validation else names
+
+
+def check_stop_metrics(config: TrainConfig, has_validation: bool) -> None:
+    """Fail before training when a stop condition names a metric that will not exist."""
+    known = available_metrics(has_validation)
+    wanted = []
+    if config.threshold is not None:
+        wanted.append(("monitor", config.monitor))
+    if config.stop_when:
+        wanted.append(("stop_when", parse_stop_when(config.stop_when)[0]))
+    if config.patience is not None:
+        wanted.append(("patience (early stopping watches)", "val_loss"))
+    for key, metric in wanted:
+        if metric not in known:
+            hint = "" if has_validation or not metric.startswith("val_") else (
+                " (there is no validation data: set val_split > 0 or pass --val-data)"
+            )
+            raise ConfigError(
+                f"{key}: metric {metric!r} is not logged; training logs {', '.join(known)}{hint}"
+            )
+
+
+@contextmanager
+def sigterm_as_interrupt():
+    """Treat SIGTERM like Ctrl-C, so a killed job still leaves a resumable run."""
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _load(config: TrainConfig, echo: Echo, progress: bool):
+    """Images for training and validation, and where they came from."""
+    from .data import fingerprint, locate_data
+    from .dataset import stratified_split
+    from .images import load_images
+
+    source = locate_data(config.data, config.url, config.sha256, progress=progress)
+    images = load_images(source, config.image_size, "rgb", skip_bad=config.skip_bad_images)
+    if config.val_data:
+        val_source = locate_data(config.val_data, config.url, config.sha256, progress=progress)
+        val = load_images(val_source, config.image_size, "rgb", skip_bad=config.skip_bad_images)
+        if val.class_names != images.class_names:
+            raise DataError(
+                f"validation classes {val.class_names} differ from training classes "
+                f"{images.class_names}; use the same class folder names in both"
+            )
+        train = images
+    elif config.val_split > 0:
+        train_idx, val_idx = stratified_split(images.y, config.val_split, config.seed,
+                                              images.class_names)
+        train, val = images.subset(train_idx), images.subset(val_idx)
+    else:
+        train, val = images, None
+    info = {
+        "data": str(source),
+        "data_sha256": fingerprint(Path(source)),
+        "class_names": images.class_names,
+        "class_counts": images.counts(),
+        "train_images": len(train),
+        "val_images": len(val) if val is not None else 0,
+        "skipped_corrupt_images": images.skipped_bad,
+        "skipped_non_image_files": images.skipped_other,
+    }
+    return train, val, info
+
+
+def _augmenter(config: TrainConfig):
+    if not config.augment:
+        return None
+    import keras
+
+    return keras.Sequential(
+        [
+            keras.layers.RandomFlip("horizontal", seed=config.seed),
+            keras.layers.RandomRotation(0.1, seed=config.seed),
+            keras.layers.RandomZoom(0.1, seed=config.seed),
+        ],
+        name="augment",
+    )
+
+
+def _verbosity(config: TrainConfig) -> int:
+    if config.progress == "none":
+        return 0
+    if config.progress == "bar" or (config.progress == "auto" and sys.stdout.isatty()):
+        return 1
+    return 2  # one line per epoch: logs and CI
+
+
+def train(config: TrainConfig, *, resume: str | os.PathLike | None = None,
+          echo: Echo = print, callbacks: list | None = None) -> TrainResult:
+    """Train the configured network and write a run folder.
+
+    Args:
+        config: the resolved, validated config (ignored fields: none). With ``resume``,
+            pass the config saved in that run (see ``resume_config``).
+        resume: an interrupted run folder to continue from its last finished epoch.
+        echo: where progress lines go (``print`` by default; the CLI passes click.echo).
+        callbacks: extra Keras callbacks, run after ours.
+
+    Returns:
+        A TrainResult; an interrupted run returns status ``interrupted``.
+
+    Raises:
+        TrainingError: the loss became NaN or infinite (the run folder says at which epoch).
+    """
+    started = time.time()
+    progress = config.progress != "none"
+
+    # Everything that can be checked without TensorFlow is checked before it loads.
+    runs_dir = Path(config.runs_dir)
+    if resume is None:
+        check_writable(runs_dir)
+        if config.name is not None and (runs_dir / config.name).exists():
+            raise RunError(
+                f"run folder {runs_dir / config.name} already exists; pick another --name "
+                f"or continue it with --resume {runs_dir / config.name}"
+            )
+    train_set, val_set, info = _load(config, echo, progress)
+    check_stop_metrics(config, val_set is not None)
+
+    keras = load_keras()
+    import tensorflow as tf
+
+    from .callbacks import (EpochBackup, EpochTimer, HistoryWriter, StopOnNonFinite,
+                            ThresholdStop)
+    from .dataset import evaluation_batches, training_batches
+    from .distribute import make_placement
+    from .model import make_model, summary_text
+
+    placement = make_placement(config.strategy)
+    global_batch = config.batch_size * placement.replicas
+
+    keras.utils.set_random_seed(config.seed)
+    if config.deterministic:
+        tf.config.experimental.enable_op_determinism()
+
+    # The run folder: new, or the one being resumed. Only the chief writes a real one.
+    if resume is not None:
+        run = RunFolder(resume)
+    elif placement.is_chief:
+        run = RunFolder(create_run_dir(runs_dir, config.name))
+    else:
+        import tempfile
+
+        run = RunFolder(tempfile.mkdtemp(prefix=f"happysad-worker{placement.worker_index}-"))
+    if resume is None:
+        save_config(config, run.config_path)
+
+    num_classes = len(info["class_names"])
+    with placement.strategy.scope():
+        model = make_model(config, num_classes)
+    run.summary_path.write_text(summary_text(model), encoding="utf-8")
+
+    first_epoch, rows = 0, []
+    if resume is not None:
+        first_epoch, backup = EpochBackup.latest(run.backup_dir)
+        if backup is not None:
+            model.optimizer.build(model.trainable_variables)
+            model.load_weights(backup)
+            rows = [r for r in _existing_rows(run) if r["epoch"] <= first_epoch]
+        if first_epoch >= config.epochs:
+            raise RunError(f"run {run.path} already trained all {config.epochs} epochs")
+
+    mapping = ", ".join(f"{name} -> {i}" for i, name in enumerate(info["class_names"]))
+    echo(f"Run folder: {run.path}")
+    echo(f"Classes: {mapping}")
+    echo(
+        f"Images: {info['train_images']} for training, {info['val_images']} for validation"
+        + (f"; resuming after epoch {first_epoch}" if first_epoch else "")
+    )
+
+    batches = training_batches(
+        train_set, global_batch, config.seed, first_epoch, config.epochs,
+        config.steps_per_epoch, augment=_augmenter(config),
+    )
+    validation = evaluation_batches(val_set, global_batch) if val_set is not None else None
+
+    timer = EpochTimer()
+    non_finite = StopOnNonFinite()
+    stops: list[ThresholdStop] = []
+    if config.threshold is not None:
+        stops.append(ThresholdStop(config.monitor, config.threshold, ">", verbose=progress))
+    if config.stop_when:
+        metric, op, value = parse_stop_when(config.stop_when)
+        stops.append(ThresholdStop(metric, value, op, verbose=progress))
+    extra = list(callbacks or [])
+    fit_callbacks = [timer, non_finite, *stops]
+    early = None
+    if config.patience is not None:
+        early = keras.callbacks.EarlyStopping(
+            "val_loss", patience=config.patience, restore_best_weights=config.restore_best,
+            verbose=int(progress),
+        )
+        fit_callbacks.append(early)
+    # History before backup: a kill between the two leaves one history row too many,
+    # which resume drops, never one too few.
+    history_writer = HistoryWriter(run, rows, timer)
+    fit_callbacks.append(history_writer)
+    fit_callbacks.append(EpochBackup(run.backup_dir))
+    if config.tensorboard:
+        fit_callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run.path / "tensorboard")))
+    fit_callbacks.extend(extra)
+
+    status, reason = FINISHED, f"reached the maximum of {config.epochs} epochs"
+    try:
+        with sigterm_as_interrupt():
+            model.fit(
+                batches.dataset,
+                epochs=config.epochs,
+                initial_epoch=first_epoch,
+                steps_per_epoch=batches.steps_per_epoch,
+                validation_data=validation,
+                shuffle=False,  # the stream is already shuffled, per epoch, by seed
+                callbacks=fit_callbacks,
+                verbose=_verbosity(config),
+            )
+    except KeyboardInterrupt:
+        status, reason = INTERRUPTED, "interrupted (Ctrl-C or SIGTERM)"
+    history_rows = history_writer.rows
+    epochs_run = history_rows[-1]["epoch"] if history_rows else first_epoch
+
+    if non_finite.stopped_epoch is not None:
+        status = FAILED
+        reason = f"loss became NaN or infinite in epoch {non_finite.stopped_epoch}"
+    elif status == FINISHED:
+        fired = [s for s in stops if s.stopped_epoch is not None]
+        if fired:
+            reason = f"{fired[0].reason} at epoch {fired[0].stopped_epoch}"
+        elif early is not None and early.stopped_epoch:
+            reason = f"early stopping: val_loss did not improve for {config.patience} epochs"
+
+    final = {k: v for k, v in (history_rows[-1] if history_rows else {}).items()
+             if k not in ("epoch", "seconds")}
+    seconds = [r.get("seconds") for r in history_rows if r.get("seconds") is not None]
+    metrics = {
+        "status": status,
+        "stop_reason": reason,
+        "epochs_run": epochs_run,
+        "max_epochs": config.epochs,
+        "final": final,
+        "best_val_accuracy": max(
+            (r["val_accuracy"] for r in history_rows if r.get("val_accuracy") is not None),
+            default=None,
+        ),
+        **info,
+        "seed": config.seed,
+        "params": model.count_params(),
+        "strategy": placement.name,
+        "replicas": placement.replicas,
+        "global_batch_size": global_batch,
+        "seconds_per_epoch": seconds,
+        "wall_time_s": round(time.time() - started, 3),
+        "versions": library_versions(),
+    }
+    if status == FINISHED:
+        model.save(run.model_path)
+        _remove_tree(run.backup_dir)
+    run.write_metrics(metrics)
+    if not placement.is_chief:
+        _remove_tree(run.path)
+
+    if status == FAILED:
+        raise TrainingError(
+            f"{reason}; training stopped. The run folder {run.path} keeps the history so far: "
+            "lower the learning rate and train again"
+        )
+    return TrainResult(run, status, reason, epochs_run, final, metrics)
+
+
+def _existing_rows(run: RunFolder) -> list[dict]:
+    try:
+        return run.history_rows()
+    except RunError:
+        return []
+
+
+def _remove_tree(path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def resume_config(run_path: str | os.PathLike, overrides: dict[str, Any] | None = None) -> TrainConfig:
+    """The config an interrupted run was started with, for ``train(..., resume=run)``.
+
+    Only ``epochs`` and ``progress`` may be changed on resume: anything else would make
+    the continued run a different experiment from the one its history records.
+    """
+    run = RunFolder(run_path)
+    if not run.path.is_dir():
+        raise RunError(f"run folder {run.path} not found; nothing to resume")
+    if not run.config_path.is_file():
+        raise RunError(f"{run.path} has no {run.config_path.name}: it is not a run folder")
+    if run.metrics_path.is_file():
+        status = run.metrics().get("status")
+        if status == FINISHED:
+            raise RunError(f"run {run.path} already finished; start a new run instead")
+        if status == FAILED:
+            raise RunError(
+                f"run {run.path} failed ({run.metrics().get('stop_reason')}); its weights are "
+                "not usable: start a new run, e.g. with a lower learning rate"
+            )
+    values = run.config_dict()
+    allowed = {"epochs", "progress"}
+    for key, value in (overrides or {}).items():
+        if value is None:
+            continue
+        if key not in allowed:
+            raise ConfigError(
+                f"cannot change {key!r} when resuming (only {', '.join(sorted(allowed))}); "
+                "start a new run to change it"
+            )
+        values[key] = value
+    try:
+        return build_config(TrainConfig, values, source=str(run.config_path))
+    except ConfigError as exc:
+        raise RunError(f"cannot resume {run.path}: {exc}") from None

@@ -1,0 +1,183 @@
+"""Training end to end on tiny generated data: run folder, stops, faults, resume."""
+
+from __future__ import annotations
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from happysad.config import TrainConfig, build_config, load_config
+from happysad.errors import ConfigError, DataError, RunError, TrainingError
+from happysad.runs import RunFolder
+from happysad.train import FINISHED, INTERRUPTED, resume_config, train
+
+from .conftest import smoke_overrides
+
+
+def _config(tmp_path, data, **extra):
+    return build_config(TrainConfig, dict(smoke_overrides(tmp_path, data=str(data)), **extra))
+
+
+def test_run_folder_is_complete(tmp_path, image_folder):
+    lines = []
+    result = train(_config(tmp_path, image_folder), echo=lines.append)
+    run = result.run
+    for name in ("config.yaml", "history.csv", "history.json", "model.keras", "summary.txt",
+                 "metrics.json"):
+        assert (run.path / name).is_file(), name
+    assert not run.backup_dir.exists()  # removed once the run finished
+    assert result.status == FINISHED and result.epochs_run == 2
+    history = run.history()
+    assert history["epoch"] == [1, 2]
+    assert {"loss", "accuracy", "val_loss", "val_accuracy", "seconds"} <= set(history)
+    metrics = run.metrics()
+    assert metrics["class_names"] == ["happy", "sad"]
+    assert metrics["train_images"] + metrics["val_images"] == 12 and metrics["val_images"] == 2
+    assert len(metrics["data_sha256"]) == 64 and metrics["seed"] == 3
+    assert {"tensorflow", "keras", "python", "numpy"} <= set(metrics["versions"])
+    assert metrics["stop_reason"] == "reached the maximum of 2 epochs"
+    assert load_config(TrainConfig, run.config_path) == _config(tmp_path, image_folder)
+    assert "Classes: happy -> 0, sad -> 1" in lines
+    assert "Total params" in run.summary_path.read_text()
+
+
+def test_same_seed_same_run(tmp_path, image_folder):
+    a = train(_config(tmp_path, image_folder, name="a"), echo=lambda s: None)
+    b = train(_config(tmp_path, image_folder, name="b"), echo=lambda s: None)
+    assert a.run.history()["loss"] == pytest.approx(b.run.history()["loss"], rel=1e-5)
+
+
+def test_threshold_stop_fires_and_is_recorded(tmp_path, image_folder):
+    config = _config(tmp_path, image_folder, epochs=30, threshold=0.999, conv_filters=[8],
+                     dense_units=16, learning_rate=0.003, val_split=0.0)
+    result = train(config, echo=lambda s: None)
+    assert result.epochs_run < 30
+    assert result.final["accuracy"] > 0.999
+    assert result.stop_reason.startswith("accuracy 1.0000 > 0.999 at epoch")
+
+
+def test_stop_when_on_any_metric(tmp_path, image_folder):
+    result = train(_config(tmp_path, image_folder, epochs=10, stop_when="loss<100"),
+                   echo=lambda s: None)
+    assert result.epochs_run == 1 and "loss" in result.stop_reason
+
+
+def test_unknown_monitor_fails_before_training(tmp_path, image_folder):
+    with pytest.raises(ConfigError, match=r"metric 'acc' is not logged; training logs loss, accuracy"):
+        train(_config(tmp_path, image_folder, monitor="acc", threshold=0.9))
+    with pytest.raises(ConfigError, match="no validation data"):
+        train(_config(tmp_path, image_folder, val_split=0.0, stop_when="val_accuracy>0.9"))
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_separate_validation_folder(tmp_path, image_folder):
+    from .conftest import make_image_folder
+
+    val = make_image_folder(tmp_path / "val", per_class=2, seed=9)
+    result = train(_config(tmp_path, image_folder, val_data=str(val)), echo=lambda s: None)
+    assert result.metrics["train_images"] == 12 and result.metrics["val_images"] == 4
+    other = make_image_folder(tmp_path / "other", per_class=2, classes=("cat", "dog"))
+    with pytest.raises(DataError, match="differ from training classes"):
+        train(_config(tmp_path, image_folder, val_data=str(other)))
+
+
+def test_named_run_is_never_overwritten(tmp_path, image_folder):
+    train(_config(tmp_path, image_folder, name="mine"), echo=lambda s: None)
+    before = (tmp_path / "runs" / "mine" / "history.json").read_bytes()
+    with pytest.raises(RunError, match="already exists"):
+        train(_config(tmp_path, image_folder, name="mine"))
+    assert (tmp_path / "runs" / "mine" / "history.json").read_bytes() == before
+
+
+def test_unwritable_runs_dir_fails_before_training(tmp_path, image_folder):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(RunError, match="cannot write run folders"):
+        train(_config(tmp_path, image_folder, runs_dir=str(blocker / "runs")))
+
+
+def test_nan_loss_stops_at_once_and_says_when(tmp_path, image_folder):
+    class Poison(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 0:  # corrupt the weights as a diverging optimizer would
+                for w in self.model.trainable_weights:
+                    w.assign(np.full(w.shape, np.nan, dtype="float32"))
+
+    config = _config(tmp_path, image_folder, epochs=5, name="nan")
+    with pytest.raises(TrainingError, match="loss became NaN or infinite in epoch 2"):
+        train(config, echo=lambda s: None, callbacks=[Poison()])
+    run = RunFolder(tmp_path / "runs" / "nan")
+    metrics = run.metrics()
+    assert metrics["status"] == "failed" and metrics["epochs_run"] == 2
+    assert "epoch 2" in metrics["stop_reason"]
+    assert run.history()["epoch"] == [1, 2]
+    with pytest.raises(RunError, match="failed"):
+        resume_config(run.path)
+
+
+class _InterruptAt(keras.callbacks.Callback):
+    """Raise KeyboardInterrupt as Ctrl-C would, in the middle of epoch ``epoch`` (1-based)."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self._epoch + 1 == self.epoch and batch == 1:
+            raise KeyboardInterrupt
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+
+def test_interrupted_run_resumes_to_the_same_history(tmp_path, image_folder):
+    common = dict(epochs=4, deterministic=True, val_split=0.25)
+    whole = train(_config(tmp_path, image_folder, name="whole", **common), echo=lambda s: None)
+
+    cut = train(_config(tmp_path, image_folder, name="cut", **common), echo=lambda s: None,
+                callbacks=[_InterruptAt(3)])
+    assert cut.status == INTERRUPTED and cut.epochs_run == 2
+    assert json.loads(cut.run.metrics_path.read_text())["status"] == "interrupted"
+    assert not cut.run.model_path.exists() and cut.run.backup_dir.is_dir()
+
+    resumed = train(resume_config(cut.run.path), resume=cut.run.path, echo=lambda s: None)
+    assert resumed.status == FINISHED and resumed.run.path == cut.run.path
+    a, b = whole.run.history(), resumed.run.history()
+    assert b["epoch"] == [1, 2, 3, 4]
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        assert b[key] == pytest.approx(a[key], rel=1e-6, abs=1e-7), key
+    with pytest.raises(RunError, match="already finished"):
+        resume_config(cut.run.path)
+
+
+def test_resume_refuses_changes_and_missing_runs(tmp_path):
+    with pytest.raises(RunError, match="not found"):
+        resume_config(tmp_path / "nope")
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / "config.yaml").write_text("epochs: 3\n")
+    with pytest.raises(ConfigError, match="cannot change 'learning_rate' when resuming"):
+        resume_config(tmp_path / "r", {"learning_rate": 0.1})
+    assert resume_config(tmp_path / "r", {"epochs": 5}).epochs == 5
+
+
+def test_multiclass_uses_softmax(tmp_path):
+    from .conftest import make_image_folder
+
+    data = make_image_folder(tmp_path / "three", per_class=4, classes=("a", "b", "c"))
+    result = train(_config(tmp_path, data, val_split=0.0), echo=lambda s: None)
+    assert result.metrics["class_names"] == ["a", "b", "c"]
+    model = keras.models.load_model(result.run.model_path)
+    assert model.output_shape == (None, 3)
+
+
+@pytest.mark.slow
+@pytest.mark.realdata
+def test_real_data_default_config_reaches_the_threshold(tmp_path, real_zip):
+    config = load_config(TrainConfig, None, {"data": str(real_zip), "runs_dir": str(tmp_path),
+                                             "progress": "none"})
+    result = train(config, echo=lambda s: None)
+    assert result.status == FINISHED
+    assert result.epochs_run <= 15 and result.final["accuracy"] > 0.999, result.stop_reason
+    assert result.stop_reason.startswith("accuracy")
