@@ -33,16 +33,17 @@ def make_model(config: TrainConfig, num_classes: int = 2):
     size = config.image_size
     model = keras.Sequential(name="happysad")
     model.add(keras.Input(shape=(size, size, 3), name="image"))
-    for filters in config.conv_filters:
-        model.add(layers.Conv2D(filters, (3, 3), activation="relu"))
-        model.add(layers.MaxPooling2D(2, 2))
-    model.add(layers.Flatten())
-    model.add(layers.Dense(config.dense_units, activation="relu"))
+    # Fixed layer names: the summary reads the same however many models a process built.
+    for i, filters in enumerate(config.conv_filters, start=1):
+        model.add(layers.Conv2D(filters, (3, 3), activation="relu", name=f"conv{i}"))
+        model.add(layers.MaxPooling2D(2, 2, name=f"pool{i}"))
+    model.add(layers.Flatten(name="flatten"))
+    model.add(layers.Dense(config.dense_units, activation="relu", name="hidden"))
     if num_classes == 2:
-        model.add(layers.Dense(1, activation="sigmoid"))
+        model.add(layers.Dense(1, activation="sigmoid", name="output"))
         loss = "binary_crossentropy"
     else:
-        model.add(layers.Dense(num_classes, activation="softmax"))
+        model.add(layers.Dense(num_classes, activation="softmax", name="output"))
         loss = "sparse_categorical_crossentropy"
     model.compile(
         optimizer=make_optimizer(config),

@@ -1,0 +1,83 @@
+"""Our Keras callbacks on a tiny model: argument checks, firing, missing metrics, backups."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from happysad.callbacks import (EpochBackup, HistoryWriter, MetricNotFoundError,
+                                StopOnNonFinite, ThresholdStop)
+from happysad.runs import RunFolder
+
+
+def _model():
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1, activation="sigmoid")])
+    model.compile(keras.optimizers.RMSprop(0.05), "binary_crossentropy", metrics=["accuracy"])
+    return model
+
+
+X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]] * 4, dtype="float32")
+Y = (X[:, 0] > 0.5).astype("float32")
+
+
+def test_threshold_arguments_are_checked():
+    with pytest.raises(ValueError, match="op must be one of"):
+        ThresholdStop("accuracy", 0.9, op="==")
+    with pytest.raises(ValueError, match="monitor must name a metric"):
+        ThresholdStop("", 0.9)
+    with pytest.raises(ValueError, match="finite"):
+        ThresholdStop("accuracy", float("nan"))
+
+
+def test_threshold_stops_and_records(capsys):
+    stop = ThresholdStop("accuracy", 0.99)
+    history = _model().fit(X, Y, epochs=200, batch_size=4, verbose=0, callbacks=[stop])
+    assert stop.stopped_epoch == len(history.history["loss"]) < 200
+    assert stop.reason.startswith("accuracy 1.0000 > 0.99")
+    assert f"at epoch {stop.stopped_epoch}: stopping training" in capsys.readouterr().out
+
+
+def test_threshold_below_for_losses():
+    stop = ThresholdStop("loss", 10.0, op="<", verbose=False)
+    _model().fit(X, Y, epochs=5, verbose=0, callbacks=[stop])
+    assert stop.stopped_epoch == 1
+
+
+def test_missing_metric_is_an_error_not_silence():
+    # The lab's callback read logs['acc'], which Keras 3 never logs, so it never fired.
+    with pytest.raises(MetricNotFoundError, match=r"cannot stop on 'acc': training logs only accuracy, loss"):
+        _model().fit(X, Y, epochs=2, verbose=0, callbacks=[ThresholdStop("acc", 0.9)])
+
+
+def test_state_is_reset_between_fits():
+    stop = ThresholdStop("accuracy", 0.99, verbose=False)
+    model = _model()
+    model.fit(X, Y, epochs=200, batch_size=4, verbose=0, callbacks=[stop])
+    assert stop.stopped_epoch is not None
+    never = ThresholdStop("accuracy", 1.0, op=">", verbose=False)
+    model.fit(X, Y, epochs=1, verbose=0, callbacks=[never, stop])
+    assert never.stopped_epoch is None
+
+
+def test_non_finite_loss_stops_in_the_epoch_it_happens():
+    model = _model()
+    bad_y = Y.copy()
+    bad_y[3] = np.nan
+    stop = StopOnNonFinite()
+    history = model.fit(X, bad_y, epochs=5, batch_size=4, verbose=0, callbacks=[stop])
+    assert stop.stopped_epoch == 1 and len(history.history["loss"]) == 1
+
+
+def test_history_writer_and_backup(tmp_path):
+    run = RunFolder(tmp_path)
+    writer = HistoryWriter(run, rows=[{"epoch": 1, "loss": 9.0}])
+    backup = EpochBackup(tmp_path / "backup")
+    _model().fit(X, Y, epochs=3, initial_epoch=1, verbose=0, callbacks=[writer, backup])
+    assert run.history()["epoch"] == [1, 2, 3]
+    assert EpochBackup.latest(tmp_path / "backup")[0] == 3
+    assert [p.name for p in (tmp_path / "backup").iterdir()] == ["epoch-0003.weights.h5"]
+    assert EpochBackup.latest(tmp_path / "none") == (0, None)
+    with pytest.raises(ValueError, match="keep must be at least 1"):
+        EpochBackup(tmp_path, keep=0)

@@ -1,0 +1,145 @@
+"""The command line end to end: fast help, the main job on tiny data, one-line errors."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import subprocess
+import sys
+import zipfile
+
+import pytest
+from click.testing import CliRunner
+
+from happysad.cli import main
+
+from .helpers_http import FakeServer
+
+SMOKE = ["--image-size", "24", "--set", "conv_filters=[4]", "--set", "dense_units=8",
+         "--batch-size", "4", "--epochs", "2", "--set", "threshold=null", "--seed", "3"]
+
+
+def invoke(*args, **kwargs):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False, **kwargs)
+
+
+def assert_one_line_error(result, *fragments):
+    assert result.exit_code != 0, result.output
+    err = result.stderr.strip()
+    assert "Traceback" not in result.output and "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.startswith("error:") or line.startswith("Error:")]
+    assert len(lines) == 1, err
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+def test_help_and_version_do_not_import_tensorflow():
+    code = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from happysad.cli import main\n"
+        "for args in (['--help'], ['--version'], ['train', '--help'], ['scratch', '--help'],"
+        " ['plot', '--help'], ['summary', '--help'], ['download', '--help']):\n"
+        "    r = CliRunner().invoke(main, args)\n"
+        "    assert r.exit_code == 0, (args, r.output)\n"
+        "heavy = [m for m in ('tensorflow', 'keras', 'matplotlib', 'scipy') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_version():
+    from happysad import __version__
+
+    assert invoke("--version").output.strip() == f"happysad, version {__version__}"
+
+
+def test_module_entry_point():
+    out = subprocess.run([sys.executable, "-m", "happysad", "--help"], capture_output=True,
+                         text=True, check=True).stdout
+    assert "train" in out and "download" in out
+
+
+def test_train_plot_summary_end_to_end(tmp_path, image_folder):
+    runs = tmp_path / "runs"
+    result = invoke("train", "--data", image_folder, "--runs-dir", runs, "--name", "e2e", *SMOKE)
+    assert result.exit_code == 0, result.output
+    assert "Classes: happy -> 0, sad -> 1" in result.output
+    assert "Stopped: reached the maximum of 2 epochs." in result.output
+    run = runs / "e2e"
+    assert (run / "model.keras").is_file()
+
+    plotted = invoke("plot", run)
+    assert plotted.exit_code == 0, plotted.output
+    for name in ("training.png", "validation.png"):
+        assert (run / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    summary = invoke("summary", run)
+    assert summary.exit_code == 0 and "Total params" in summary.output
+
+
+def test_data_from_environment(tmp_path, image_folder, monkeypatch):
+    monkeypatch.setenv("HAPPYSAD_DATA", str(image_folder))
+    result = invoke("train", "--runs-dir", tmp_path / "runs", "-q", *SMOKE)
+    assert result.exit_code == 0, result.output
+    assert str(image_folder) in (next((tmp_path / "runs").iterdir()) / "metrics.json").read_text()
+
+
+def test_summary_of_the_default_model_without_data():
+    result = invoke("summary")
+    assert result.exit_code == 0
+    assert "9,494,561" in result.output
+    assert "output (Dense)" in result.output and "conv3 (Conv2D)" in result.output
+
+
+def test_summary_of_a_config(tmp_path):
+    f = tmp_path / "c.yaml"
+    f.write_text("image_size: 64\nconv_filters: [8]\ndense_units: 4\n")
+    result = invoke("summary", "--config", f)
+    # 64 -> conv 62 -> pool 31: 31*31*8 = 7688 inputs to Dense(4)
+    assert "(None, 7688)" in result.output
+
+
+@pytest.mark.parametrize("args,fragments", [
+    (["train", "--data", "/no/such/path"], ["data path /no/such/path not found"]),
+    (["train", "--epochs", "0"], ["epochs must be at least 1"]),
+    (["train", "--set", "learning_rat=1"], ["did you mean 'learning_rate'"]),
+    (["train", "--set", "oops"], ["must look like key=value"]),
+    (["train", "--config", "/no/config.yaml"], ["config file /no/config.yaml not found"]),
+    (["train", "--learning-rate", "-1"], ["learning_rate must be > 0"]),
+    (["train", "--stop-when", "val_acc=1"], ["must look like METRIC OP VALUE"]),
+    (["train", "--resume", "/no/run"], ["run folder /no/run not found"]),
+    (["plot", "/no/run"], ["run folder /no/run not found"]),
+    (["summary", "/no/run"], ["run folder /no/run not found"]),
+    (["train", "--epochs", "two"], ["'two' is not a valid integer"]),
+    (["download", "--sha256", "xyz"], ["must be 64 hex digits"]),
+])
+def test_bad_input_is_one_clear_line(args, fragments):
+    assert_one_line_error(CliRunner().invoke(main, args), *fragments)
+
+
+def test_bad_data_is_one_clear_line(tmp_path):
+    (tmp_path / "notzip.zip").write_text("hello")
+    assert_one_line_error(invoke("train", "--data", tmp_path / "notzip.zip"), "not a zip file")
+    (tmp_path / "empty").mkdir()
+    assert_one_line_error(invoke("train", "--data", tmp_path / "empty"), "no class folders")
+
+
+def test_download_command_against_a_local_server(tmp_path):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name in ("happy/a.png", "sad/b.png"):
+            z.writestr(name, b"x")
+    payload = buf.getvalue()
+    digest = hashlib.sha256(payload).hexdigest()
+    with FakeServer(payload) as server:
+        ok = invoke("download", "--url", server.url("/good.zip"), "--sha256", digest,
+                    "--cache-dir", tmp_path / "c", "-q")
+        assert ok.exit_code == 0, ok.output
+        assert f"{digest}.zip" in ok.output and (tmp_path / "c").is_dir()
+        again = invoke("download", "--url", server.url("/good.zip"), "--sha256", digest,
+                       "--cache-dir", tmp_path / "c", "-q")
+        assert again.exit_code == 0 and server.hits["/good.zip"] == 1
+        bad = invoke("download", "--url", server.url("/wrong.zip"), "--sha256", digest,
+                     "--cache-dir", tmp_path / "c2", "-q")
+        assert_one_line_error(bad, "checksum")

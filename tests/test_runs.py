@@ -1,0 +1,47 @@
+"""The run folder: new names only, history files, reading back."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from happysad.errors import RunError
+from happysad.runs import RunFolder, create_run_dir, list_runs
+
+
+def test_new_folders_never_reuse_an_existing_one(tmp_path):
+    a = create_run_dir(tmp_path / "runs")
+    b = create_run_dir(tmp_path / "runs")
+    assert a != b and a.is_dir() and b.is_dir()
+    create_run_dir(tmp_path / "runs", "mine")
+    with pytest.raises(RunError, match="already exists"):
+        create_run_dir(tmp_path / "runs", "mine")
+    for bad in ("a/b", "..", ""):
+        with pytest.raises(RunError, match="bad run name"):
+            create_run_dir(tmp_path / "runs", bad)
+
+
+def test_history_round_trip_csv_and_json(tmp_path):
+    run = RunFolder(tmp_path)
+    rows = [{"epoch": 1, "loss": 0.5, "accuracy": 0.75},
+            {"epoch": 2, "loss": float("nan"), "accuracy": 1.0, "val_loss": 0.1}]
+    run.write_history(rows)
+    assert json.loads(run.history_json.read_text())[1]["loss"] is None  # plain JSON, no NaN
+    assert run.history_csv.read_text().splitlines()[0] == "epoch,loss,accuracy,val_loss"
+    assert run.history() == {"epoch": [1, 2], "loss": [0.5, None], "accuracy": [0.75, 1.0],
+                             "val_loss": [None, 0.1]}
+    run.history_json.unlink()  # the CSV alone is enough
+    assert run.history()["accuracy"] == [0.75, 1.0]
+
+
+def test_require_and_list(tmp_path):
+    with pytest.raises(RunError, match="not found"):
+        RunFolder(tmp_path / "x").require()
+    (tmp_path / "r1").mkdir()
+    with pytest.raises(RunError, match="no metrics.json"):
+        RunFolder(tmp_path / "r1").require("metrics.json")
+    (tmp_path / "r1" / "config.yaml").write_text("epochs: 1\n")
+    (tmp_path / "junk").mkdir()
+    assert [r.path.name for r in list_runs(tmp_path)] == ["r1"]
+    assert list_runs(tmp_path / "nowhere") == []
