@@ -266,3 +266,31 @@ def list_runs(runs_dir: Path) -> list[RunFolder]:
         return []
     found = [RunFolder(p) for p in runs_dir.iterdir() if (p / CONFIG_FILE).is_file()]
     return sorted(found, key=lambda r: (r.config_path.stat().st_mtime, r.path.name))
+
+
+def summarize_runs(runs_dir: Path) -> list[dict[str, Any]]:
+    """One row per run folder: name, status, epochs, final metrics, stop reason."""
+    rows = []
+    for run in list_runs(runs_dir):
+        row: dict[str, Any] = {"run": run.path.name, "status": "incomplete", "epochs": None,
+                               "accuracy": None, "val_accuracy": None, "stop_reason": ""}
+        try:
+            metrics = run.metrics() if run.metrics_path.is_file() else {}
+        except RunError:
+            metrics = {}
+        if metrics:
+            final = metrics.get("final") or {}
+            row.update(
+                status=metrics.get("status", "finished"),
+                epochs=metrics.get("epochs_run"),
+                accuracy=final.get("accuracy", metrics.get("train_accuracy")),
+                val_accuracy=final.get("val_accuracy", metrics.get("val_accuracy")),
+                stop_reason=metrics.get("stop_reason", ""),
+            )
+        else:
+            try:
+                row["epochs"] = len(run.history_rows())
+            except RunError:
+                row["epochs"] = 0
+        rows.append(row)
+    return rows

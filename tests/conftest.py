@@ -70,3 +70,17 @@ def smoke_overrides(tmp_path: Path, **extra) -> dict:
     )
     values.update(extra)
     return values
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory):
+    """One small finished Keras run on generated data, shared by the read-only tests."""
+    from happysad.config import TrainConfig, build_config
+    from happysad.train import train
+
+    root = tmp_path_factory.mktemp("trained")
+    data = make_image_folder(root / "faces", per_class=8)
+    values = smoke_overrides(root, data=str(data), epochs=8, conv_filters=[8], dense_units=16,
+                             learning_rate=0.003, val_split=0.25, name="run")
+    result = train(build_config(TrainConfig, values), echo=lambda s: None)
+    return result.run.path

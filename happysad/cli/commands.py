@@ -139,3 +139,91 @@ def summary(run, config_file, sets):
     if run and (config_file or sets):
         raise click.UsageError("give either RUN or --config/--set, not both")
     click.echo(summarize(run, config_file, sets), nl=False)
+
+
+def _threshold_option(f):
+    return click.option(
+        "--threshold", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.5,
+        show_default=True, help="Binary models: P(second class) at or above this predicts it.",
+    )(f)
+
+
+@main.command()
+@click.argument("run", type=click.Path())
+@click.option("--data", metavar="PATH", help="Score on this zip/folder (default: the run's held-out images).")
+@_threshold_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def evaluate(run, data, threshold, as_json):
+    """Score a trained RUN: loss, accuracy, per-class precision/recall/F1, confusion matrix,
+    ROC AUC. Writes confusion.png into the run folder.
+    """
+    from ..evaluate import evaluate_run, format_report
+
+    result = evaluate_run(run, data, threshold)
+    click.echo(json.dumps(result, indent=2) if as_json else format_report(result), nl=as_json)
+
+
+@main.command()
+@click.argument("run", type=click.Path())
+@click.argument("images", nargs=-1, required=True)
+@_threshold_option
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
+              show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
+def predict(run, images, threshold, fmt, batch_size):
+    """Classify IMAGES (files, folders or quoted globs) with a trained RUN.
+
+    Images of any size, RGBA or grayscale, are prepared as in training.
+    """
+    from ..predict import format_rows, predict as run_predict
+
+    click.echo(format_rows(run_predict(run, list(images), threshold, batch_size), fmt), nl=False)
+
+
+@main.command()
+@click.argument("run", type=click.Path())
+@click.option("--format", "fmt", type=click.Choice(["keras", "saved_model", "tflite"]),
+              default="keras", show_default=True)
+@click.option("--out", type=click.Path(), help="Where to write (default RUN/export/...); never overwritten.")
+def export(run, fmt, out):
+    """Export a trained RUN's model, reload it, and check that it gives the same outputs."""
+    from ..export import export_run
+
+    result = export_run(run, fmt, out)
+    click.echo(f"{result['format']}: {result['path']} (checked on {result['checked_images']} "
+               f"images, max difference {result['max_abs_diff']:.1e})")
+
+
+@main.command("runs")
+@click.option("--runs-dir", type=click.Path(file_okay=False), default="runs", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def list_runs_command(runs_dir, as_json):
+    """List the run folders with their key metrics, oldest first."""
+    from ..runs import summarize_runs
+
+    rows = summarize_runs(Path(runs_dir))
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo(f"no runs in {runs_dir}")
+        return
+    width = max(3, *(len(r["run"]) for r in rows))
+
+    def num(v):
+        return f"{v:.4f}" if isinstance(v, (int, float)) else "-"
+
+    click.echo(f"{'run':<{width}}  {'status':<11} {'epochs':>6} {'acc':>7} {'val_acc':>7}  stop reason")
+    for r in rows:
+        click.echo(f"{r['run']:<{width}}  {r['status']:<11} {r['epochs'] if r['epochs'] is not None else '-':>6} "
+                   f"{num(r['accuracy']):>7} {num(r['val_accuracy']):>7}  {r['stop_reason']}")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def env(as_json):
+    """Versions of Python, TensorFlow and Keras, and the devices TensorFlow sees."""
+    from ..envinfo import environment, format_environment
+
+    info = environment()
+    click.echo(json.dumps(info, indent=2) if as_json else format_environment(info), nl=as_json)

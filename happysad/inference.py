@@ -1,0 +1,85 @@
+"""A finished run, loaded for use: its model, its config, its classes, its preprocessing.
+
+``evaluate``, ``predict`` and ``export`` all start here, so that every one of them feeds
+the model exactly what training fed it (size, RGB, [0, 1] pixels).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .config import TrainConfig, build_config
+from .errors import RunError
+from .runs import METRICS_FILE, MODEL_FILE, RunFolder
+
+
+@dataclass
+class TrainedRun:
+    """A loaded run.
+
+    Attributes:
+        run: the run folder.
+        model: the trained ``keras.Model``.
+        config: the config it was trained with.
+        class_names: label i is ``class_names[i]``.
+    """
+
+    run: RunFolder
+    model: object
+    config: TrainConfig
+    class_names: list[str]
+
+    @property
+    def binary(self) -> bool:
+        return len(self.class_names) == 2
+
+    def probabilities(self, images_uint8: np.ndarray, batch_size: int = 32) -> np.ndarray:
+        """Class probabilities, shape (n, K), for uint8 images shaped like training's."""
+        from .dataset import scale_pixels
+
+        if len(images_uint8) == 0:
+            return np.zeros((0, len(self.class_names)))
+        out = np.asarray(self.model.predict(scale_pixels(images_uint8), batch_size=batch_size,
+                                            verbose=0), dtype=np.float64)
+        if self.binary:  # one sigmoid unit: P(class 1)
+            out = np.concatenate([1.0 - out, out], axis=1)
+        return out
+
+
+def load_run(run_path: str | os.PathLike) -> TrainedRun:
+    """Load a finished Keras run folder.
+
+    Raises:
+        RunError: not a run folder, not finished, a from-scratch run, or a damaged model.
+    """
+    from .backend import load_keras
+
+    run = RunFolder(run_path).require()
+    if run.network_path.is_file() and not run.model_path.is_file():
+        raise RunError(
+            f"{run.path} is a from-scratch (NumPy) run; use 'happysad scratch' commands for it"
+        )
+    run.require(MODEL_FILE, METRICS_FILE)
+    metrics = run.metrics()
+    class_names = metrics.get("class_names")
+    if not isinstance(class_names, list) or len(class_names) < 2:
+        raise RunError(f"{run.metrics_path} has no class_names; the run folder is damaged")
+    config = build_config(TrainConfig, run.config_dict(), source=str(run.config_path))
+    keras = load_keras()
+    try:
+        model = keras.models.load_model(run.model_path)
+    except Exception as exc:  # a damaged or foreign file: name it
+        raise RunError(f"cannot load {run.model_path}: {exc}") from None
+    return TrainedRun(run, model, config, class_names)
+
+
+def check_same_classes(trained: TrainedRun, class_names: list[str], source: Path | str) -> None:
+    if class_names != trained.class_names:
+        raise RunError(
+            f"{source} has classes {class_names}, but the run was trained on "
+            f"{trained.class_names}; use data with the same class folders"
+        )

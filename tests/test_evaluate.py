@@ -1,0 +1,66 @@
+"""Evaluation metrics against hand-worked values, and on a trained run."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from happysad.cli import main
+from happysad.errors import RunError
+from happysad.evaluate import confusion_matrix, evaluate_run, per_class_scores, roc_auc, score
+
+
+def test_confusion_and_scores_by_hand():
+    y = np.array([0, 0, 0, 1, 1])
+    p = np.array([0, 1, 0, 1, 0])
+    m = confusion_matrix(y, p, 2)
+    assert m.tolist() == [[2, 1], [1, 1]]
+    s = per_class_scores(m, ["a", "b"])
+    assert s["a"] == {"precision": 2 / 3, "recall": 2 / 3, "f1": pytest.approx(2 / 3), "support": 3}
+    assert s["b"]["precision"] == 0.5 and s["b"]["recall"] == 0.5
+
+
+def test_roc_auc_by_hand_with_ties():
+    y = np.array([0, 0, 1, 1])
+    assert roc_auc(y, np.array([0.1, 0.4, 0.35, 0.8])) == 0.75
+    assert roc_auc(y, np.array([0.5, 0.5, 0.5, 0.5])) == 0.5
+    assert roc_auc(y, np.array([0.1, 0.2, 0.3, 0.4])) == 1.0
+    assert roc_auc(np.array([1, 1]), np.array([0.2, 0.3])) is None
+
+
+def test_score_binary_threshold_and_loss():
+    probs = np.array([[0.9, 0.1], [0.4, 0.6], [0.2, 0.8]])
+    r = score(np.array([0, 0, 1]), probs, ["happy", "sad"], threshold=0.7)
+    assert r["accuracy"] == 1.0
+    assert r["loss"] == pytest.approx(-(np.log(0.9) + np.log(0.4) + np.log(0.8)) / 3)
+
+
+def test_evaluate_a_trained_run(trained_run):
+    r = evaluate_run(trained_run)
+    assert r["images"] == 4 and "held-out 0.25 split" in r["evaluated_on"]
+    assert sum(map(sum, r["confusion_matrix"])) == 4
+    assert 0.0 <= r["roc_auc"] <= 1.0
+    assert (trained_run / "confusion.png").is_file()
+
+
+def test_evaluate_cli_json_and_other_data(trained_run, tmp_path):
+    from .conftest import make_image_folder
+
+    data = make_image_folder(tmp_path / "more", per_class=3, seed=4)
+    result = CliRunner().invoke(main, ["evaluate", str(trained_run), "--data", str(data), "--json"])
+    assert result.exit_code == 0, result.output
+    parsed = json.loads(result.output)
+    assert parsed["images"] == 6 and set(parsed["per_class"]) == {"happy", "sad"}
+    text = CliRunner().invoke(main, ["evaluate", str(trained_run)]).output
+    assert "precision" in text and "confusion matrix" in text
+
+
+def test_evaluate_refuses_other_classes(trained_run, tmp_path):
+    from .conftest import make_image_folder
+
+    data = make_image_folder(tmp_path / "pets", per_class=2, classes=("cat", "dog"))
+    with pytest.raises(RunError, match="has classes"):
+        evaluate_run(trained_run, str(data), figure=False)

@@ -1,0 +1,65 @@
+"""Prediction on files, folders and globs, any size and colour mode, three formats."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from happysad.cli import main
+from happysad.errors import DataError, RunError
+from happysad.images import load_image
+from happysad.inference import load_run
+from happysad.predict import expand_inputs, predict
+
+
+def test_predictions_match_the_model_on_the_training_preprocessing(trained_run, tmp_path):
+    src = next((trained_run.parents[1] / "faces" / "sad").glob("*.png"))
+    # The same picture, larger and grayscale-free RGBA: predict must resize it as training did.
+    big = tmp_path / "big.png"
+    Image.open(src).convert("RGBA").resize((48, 48), Image.Resampling.NEAREST).save(big)
+    rows = predict(trained_run, [str(src), str(big)])
+    trained = load_run(trained_run)
+    expected = trained.probabilities(load_image(src, 24)[None])[0]
+    assert rows[0]["p_sad"] == pytest.approx(expected[1], abs=1e-5)
+    assert rows[0]["class"] == ("sad" if expected[1] >= 0.5 else "happy")
+    assert set(rows[1]) == {"file", "class", "probability", "p_happy", "p_sad"}
+
+
+def test_grayscale_input(trained_run, tmp_path):
+    gray = tmp_path / "g.png"
+    Image.fromarray(np.full((30, 30), 128, np.uint8), mode="L").save(gray)
+    assert len(predict(trained_run, [str(gray)])) == 1
+
+
+def test_folders_and_globs(trained_run):
+    faces = trained_run.parents[1] / "faces"
+    assert len(expand_inputs([str(faces)])) == 16
+    assert len(expand_inputs([str(faces / "happy" / "*.png")])) == 8
+    with pytest.raises(DataError, match="no image file matches"):
+        expand_inputs([str(faces / "nothing*.png")])
+
+
+def test_cli_formats(trained_run):
+    folder = str(trained_run.parents[1] / "faces" / "happy")
+    table = CliRunner().invoke(main, ["predict", str(trained_run), folder])
+    assert table.exit_code == 0 and table.output.splitlines()[0].split() == ["file", "class", "probability"]
+    as_json = json.loads(CliRunner().invoke(main, ["predict", str(trained_run), folder, "--format", "json"]).output)
+    assert len(as_json) == 8
+    csv_out = CliRunner().invoke(main, ["predict", str(trained_run), folder, "--format", "csv",
+                                        "--threshold", "0.9"]).output
+    assert csv_out.splitlines()[0] == "file,class,probability,p_happy,p_sad"
+
+
+def test_bad_inputs(trained_run, tmp_path):
+    bad = tmp_path / "bad.png"
+    bad.write_text("nope")
+    with pytest.raises(DataError, match="cannot read image"):
+        predict(trained_run, [str(bad)])
+    with pytest.raises(RunError, match="not found"):
+        predict(tmp_path / "norun", [str(trained_run.parents[1] / "faces")])
+    result = CliRunner().invoke(main, ["predict", str(trained_run), str(tmp_path / "none.png")])
+    assert result.exit_code != 0 and "error: no image file matches" in result.stderr
