@@ -40,6 +40,7 @@ class TrainResult:
     epochs_run: int
     final: dict[str, float] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
+    chief: bool = True  # False on a non-chief worker, whose folder was scratch only
 
 
 def library_versions() -> dict[str, str]:
@@ -193,14 +194,9 @@ def train(config: TrainConfig, *, resume: str | os.PathLike | None = None,
     keras = load_keras()
     import tensorflow as tf
 
-    from .callbacks import (EpochBackup, EpochTimer, HistoryWriter, StopOnNonFinite,
-                            ThresholdStop)
-    from .dataset import evaluation_batches, training_batches
     from .distribute import make_placement
-    from .model import make_model, summary_text
 
     placement = make_placement(config.strategy)
-    global_batch = config.batch_size * placement.replicas
 
     keras.utils.set_random_seed(config.seed)
     if config.deterministic:
@@ -217,7 +213,26 @@ def train(config: TrainConfig, *, resume: str | os.PathLike | None = None,
         run = RunFolder(tempfile.mkdtemp(prefix=f"happysad-worker{placement.worker_index}-"))
     if resume is None:
         save_config(config, run.config_path)
+    try:
+        return _fit(config, run, placement, train_set, val_set, info, resume=resume,
+                    echo=echo, callbacks=callbacks, started=started)
+    finally:
+        if not placement.is_chief:
+            _remove_tree(run.path)  # a worker's scratch copy; the chief's folder is the run
 
+
+def _fit(config: TrainConfig, run: RunFolder, placement, train_set, val_set, info: dict, *,
+         resume, echo: Echo, callbacks: list | None, started: float) -> TrainResult:
+    """Build the model, restore a resumed run's state, fit, and record the outcome."""
+    import keras
+
+    from .callbacks import (EpochBackup, EpochTimer, HistoryWriter, StopOnNonFinite,
+                            ThresholdStop)
+    from .dataset import evaluation_batches, training_batches
+    from .model import make_model, summary_text
+
+    progress = config.progress != "none"
+    global_batch = config.batch_size * placement.replicas
     num_classes = len(info["class_names"])
     with placement.strategy.scope():
         model = make_model(config, num_classes)
@@ -234,7 +249,10 @@ def train(config: TrainConfig, *, resume: str | os.PathLike | None = None,
             raise RunError(f"run {run.path} already trained all {config.epochs} epochs")
 
     mapping = ", ".join(f"{name} -> {i}" for i, name in enumerate(info["class_names"]))
-    echo(f"Run folder: {run.path}")
+    if placement.is_chief:
+        echo(f"Run folder: {run.path}")
+    else:
+        echo(f"Worker {placement.worker_index} of {placement.workers}: the chief writes the run folder")
     echo(f"Classes: {mapping}")
     echo(
         f"Images: {info['train_images']} for training, {info['val_images']} for validation"
@@ -246,6 +264,8 @@ def train(config: TrainConfig, *, resume: str | os.PathLike | None = None,
         config.steps_per_epoch, augment=_augmenter(config),
     )
     validation = evaluation_batches(val_set, global_batch) if val_set is not None else None
+    if placement.name == "multiworker":
+        _work_around_multiworker_build(model, batches.dataset)
 
     timer = EpochTimer()
     non_finite = StopOnNonFinite()
@@ -328,15 +348,44 @@ def train(config: TrainConfig, *, resume: str | os.PathLike | None = None,
         model.save(run.model_path)
         _remove_tree(run.backup_dir)
     run.write_metrics(metrics)
-    if not placement.is_chief:
-        _remove_tree(run.path)
 
     if status == FAILED:
         raise TrainingError(
             f"{reason}; training stopped. The run folder {run.path} keeps the history so far: "
             "lower the learning rate and train again"
         )
-    return TrainResult(run, status, reason, epochs_run, final, metrics)
+    return TrainResult(run, status, reason, epochs_run, final, metrics, placement.is_chief)
+
+
+def _work_around_multiworker_build(model, dataset) -> None:
+    """Let Keras 3's ``fit`` run under MultiWorkerMirroredStrategy (keras-team/keras#20585).
+
+    Two spots in Keras 3's TensorFlow trainer fail across workers, and only there:
+    ``fit`` builds the metrics from a first batch that it averages across replicas
+    eagerly, and it averages each step's scalar logs with ``reduce(axis=0)``, which a
+    scalar has no axis for. Build from one plain batch, and average scalars with
+    ``axis=None``. Gradients, the optimizer and the data are untouched.
+    """
+    import tensorflow as tf
+    from keras.src.backend.tensorflow import trainer as tf_trainer
+
+    sample = next(iter(dataset))
+
+    def build(iterator=None, data_batch=None):
+        with model.distribute_strategy.scope():
+            model._symbolic_build(data_batch=sample)
+
+    model._maybe_symbolic_build = build
+
+    original = getattr(tf_trainer.reduce_per_replica, "__wrapped__", tf_trainer.reduce_per_replica)
+
+    def reduce_per_replica(values, strategy, reduction):
+        if reduction in ("auto", "mean") and tf_trainer._collective_all_reduce_multi_worker(strategy):
+            return tf.nest.map_structure(lambda v: strategy.reduce("MEAN", v, axis=None), values)
+        return original(values, strategy, reduction)
+
+    reduce_per_replica.__wrapped__ = original
+    tf_trainer.reduce_per_replica = reduce_per_replica
 
 
 def _existing_rows(run: RunFolder) -> list[dict]:

@@ -181,3 +181,76 @@ def test_real_data_default_config_reaches_the_threshold(tmp_path, real_zip):
     assert result.status == FINISHED
     assert result.epochs_run <= 15 and result.final["accuracy"] > 0.999, result.stop_reason
     assert result.stop_reason.startswith("accuracy")
+
+
+def _start_cli_training(tmp_path, data, name, epochs=40):
+    import subprocess
+    import sys
+
+    args = [sys.executable, "-m", "happysad", "train", "--data", str(data), "--runs-dir",
+            str(tmp_path / "runs"), "--name", name, "--epochs", str(epochs), "--image-size", "48",
+            "--set", "conv_filters=[8]", "--set", "dense_units=16", "--batch-size", "4",
+            "--set", "threshold=null", "--set", "deterministic=true", "--seed", "3",
+            "--set", "progress=epoch"]
+    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_epochs(run_dir, n, proc, timeout=120):
+    import time
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if len(json.loads((run_dir / "history.json").read_text())) >= n:
+                return
+        except (OSError, ValueError):
+            pass
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.02)
+    raise AssertionError("training did not reach the epoch in time")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_signal_leaves_a_resumable_run(tmp_path, sig):
+    import signal
+
+    from .conftest import make_image_folder
+
+    data = make_image_folder(tmp_path / "faces", per_class=8, size=48)
+    proc = _start_cli_training(tmp_path, data, "sig")
+    run_dir = tmp_path / "runs" / "sig"
+    _wait_for_epochs(run_dir, 2, proc)
+    proc.send_signal(getattr(signal, sig))
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, (out, err)
+    assert "Traceback" not in err and f"happysad train --resume {run_dir}" in err
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["status"] == "interrupted"
+    done = metrics["epochs_run"]
+    resumed = train(resume_config(run_dir), resume=run_dir, echo=lambda s: None)
+    epochs = resumed.run.history()["epoch"]
+    assert epochs == list(range(1, 41)) and resumed.status == FINISHED and done >= 2
+
+
+@pytest.mark.slow
+def test_sigkill_resumes_from_the_last_finished_epoch_with_the_same_history(tmp_path):
+    from .conftest import make_image_folder
+
+    data = make_image_folder(tmp_path / "faces", per_class=8, size=48)
+    proc = _start_cli_training(tmp_path, data, "killed", epochs=12)
+    run_dir = tmp_path / "runs" / "killed"
+    _wait_for_epochs(run_dir, 3, proc)
+    proc.kill()
+    proc.communicate()
+    assert not (run_dir / "metrics.json").exists()  # died without a word
+    resumed = train(resume_config(run_dir), resume=run_dir, echo=lambda s: None)
+
+    whole = _start_cli_training(tmp_path, data, "whole", epochs=12)
+    out, err = whole.communicate(timeout=300)
+    assert whole.returncode == 0, err
+    a = RunFolder(tmp_path / "runs" / "whole").history()
+    b = resumed.run.history()
+    assert b["epoch"] == list(range(1, 13))
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        assert b[key] == pytest.approx(a[key], rel=1e-5, abs=1e-6), key

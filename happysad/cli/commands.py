@@ -111,7 +111,8 @@ def train(config_file, sets, resume, quiet, **options):
         raise SystemExit(130)
     click.echo(f"Stopped: {result.stop_reason}.")
     click.echo(f"Epochs: {result.epochs_run}; final {final}")
-    click.echo(f"Run folder: {result.run.path}")
+    if result.chief:
+        click.echo(f"Run folder: {result.run.path}")
 
 
 @main.command()
