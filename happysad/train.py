@@ -198,6 +198,10 @@ def train(config: TrainConfig, *, resume: str | os.PathLike | None = None,
 
     placement = make_placement(config.strategy)
 
+    if config.speedups:
+        from .speed import keep_freed_memory
+
+        keep_freed_memory()
     keras.utils.set_random_seed(config.seed)
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()
@@ -236,6 +240,10 @@ def _fit(config: TrainConfig, run: RunFolder, placement, train_set, val_set, inf
     num_classes = len(info["class_names"])
     with placement.strategy.scope():
         model = make_model(config, num_classes)
+    if config.speedups and placement.name == "default" and not config.jit_compile:
+        from .speed import fuse_rmsprop
+
+        fuse_rmsprop(model.optimizer)
     run.summary_path.write_text(summary_text(model), encoding="utf-8")
 
     first_epoch, rows = 0, []
