@@ -233,17 +233,12 @@ def _fit(config: TrainConfig, run: RunFolder, placement, train_set, val_set, inf
     from .callbacks import (EpochBackup, EpochTimer, HistoryWriter, StopOnNonFinite,
                             ThresholdStop)
     from .dataset import evaluation_batches, training_batches
-    from .model import make_model, summary_text
+    from .model import summary_text
 
     progress = config.progress != "none"
     global_batch = config.batch_size * placement.replicas
     num_classes = len(info["class_names"])
-    with placement.strategy.scope():
-        model = make_model(config, num_classes)
-    if config.speedups and placement.name == "default" and not config.jit_compile:
-        from .speed import fuse_rmsprop
-
-        fuse_rmsprop(model.optimizer)
+    model = build_model(config, num_classes, placement)
     run.summary_path.write_text(summary_text(model), encoding="utf-8")
 
     first_epoch, rows = 0, []
@@ -363,6 +358,23 @@ def _fit(config: TrainConfig, run: RunFolder, placement, train_set, val_set, inf
             "lower the learning rate and train again"
         )
     return TrainResult(run, status, reason, epochs_run, final, metrics, placement.is_chief)
+
+
+def build_model(config: TrainConfig, num_classes: int, placement=None):
+    """The compiled model exactly as ``train`` builds it, speed-ups included."""
+    from .model import make_model
+
+    if placement is None:
+        from .distribute import make_placement
+
+        placement = make_placement("default")
+    with placement.strategy.scope():
+        model = make_model(config, num_classes)
+    if config.speedups and placement.name == "default" and not config.jit_compile:
+        from .speed import fuse_rmsprop
+
+        fuse_rmsprop(model.optimizer)
+    return model
 
 
 def _work_around_multiworker_build(model, dataset) -> None:

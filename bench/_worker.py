@@ -1,0 +1,107 @@
+"""One side of a benchmark comparison, run in its own process by ``bench/run.py``.
+
+Each side gets a fresh process, so that process-wide settings of one side (thread pools,
+the allocator setting of ``happysad.speed``) cannot leak into the other.
+
+    python bench/_worker.py epochs SIDE ZIP N     -> per-epoch seconds of N epochs (after 1 warm-up)
+    python bench/_worker.py threshold SIDE ZIP RUNS_DIR -> seconds from start to the threshold stop
+
+SIDE is one of: happysad, happysad-nospeedups, happysad-xla, lab. Prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+START = time.perf_counter()
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+
+def _happysad_config(side: str, data: str, **extra):
+    from happysad.config import TrainConfig, build_config
+
+    values = dict(data=data, val_split=0.0, steps_per_epoch=8, progress="none", seed=1,
+                  speedups=side != "happysad-nospeedups", jit_compile=side == "happysad-xla")
+    values.update(extra)
+    return build_config(TrainConfig, values)
+
+
+class _Timer:
+    def __init__(self, keras):
+        outer = self
+
+        class T(keras.callbacks.Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                outer.start = time.perf_counter()
+
+            def on_epoch_end(self, epoch, logs=None):
+                outer.seconds.append(time.perf_counter() - outer.start)
+
+        self.seconds: list[float] = []
+        self.callback = T()
+
+
+def epochs(side: str, data: str, n: int) -> dict:
+    from happysad.backend import load_keras
+
+    keras = load_keras()
+    timer = _Timer(keras)
+    if side == "lab":
+        from lab_pipeline import lab_generator, lab_model
+
+        from happysad.archive import prepare_data
+
+        keras.utils.set_random_seed(1)
+        model, generator = lab_model(), lab_generator(prepare_data(data))
+        model.fit(generator, steps_per_epoch=8, epochs=n + 1, verbose=0, callbacks=[timer.callback])
+    else:
+        from happysad.dataset import training_batches
+        from happysad.images import load_images
+        from happysad.speed import keep_freed_memory
+        from happysad.train import build_model
+
+        config = _happysad_config(side, data, epochs=n + 1)
+        if config.speedups:
+            keep_freed_memory()
+        keras.utils.set_random_seed(1)
+        images = load_images(data, config.image_size)
+        model = build_model(config, len(images.class_names))
+        batches = training_batches(images, config.batch_size, config.seed, 0, config.epochs,
+                                   config.steps_per_epoch)
+        model.fit(batches.dataset, steps_per_epoch=batches.steps_per_epoch, epochs=n + 1,
+                  shuffle=False, verbose=0, callbacks=[timer.callback])
+    return {"side": side, "warmup": timer.seconds[0], "seconds": timer.seconds[1:]}
+
+
+def threshold(side: str, data: str, runs_dir: str) -> dict:
+    if side == "lab":
+        from happysad.backend import load_keras
+
+        keras = load_keras()
+        from lab_pipeline import LabCallback, lab_generator, lab_model
+
+        from happysad.archive import prepare_data
+
+        keras.utils.set_random_seed(1)
+        model, generator = lab_model(), lab_generator(prepare_data(data))
+        history = model.fit(generator, steps_per_epoch=8, epochs=15, verbose=0,
+                            callbacks=[LabCallback()])
+        acc = history.history["accuracy"]
+        return {"side": side, "seconds": time.perf_counter() - START, "epochs": len(acc),
+                "final_accuracy": acc[-1]}
+    from happysad.train import train
+
+    config = _happysad_config(side, data, runs_dir=runs_dir)
+    result = train(config, echo=lambda s: None)
+    return {"side": side, "seconds": time.perf_counter() - START, "epochs": result.epochs_run,
+            "final_accuracy": result.final.get("accuracy"), "run": str(result.run.path)}
+
+
+if __name__ == "__main__":
+    mode, side, data, arg = sys.argv[1:5]
+    out = epochs(side, data, int(arg)) if mode == "epochs" else threshold(side, data, arg)
+    print("RESULT " + json.dumps(out), flush=True)
