@@ -200,6 +200,12 @@ class EpochBackup(keras.callbacks.Callback):
         self.backup_dir = Path(backup_dir)
         self.keep = keep
 
+    def on_train_begin(self, logs=None):
+        # A backup cut short by a kill is only ever a temporary file: clear it away.
+        if self.backup_dir.is_dir():
+            for stale in self.backup_dir.glob(".tmp-*"):
+                stale.unlink(missing_ok=True)
+
     def on_epoch_end(self, epoch, logs=None):
         self.backup_dir.mkdir(parents=True, exist_ok=True)
         final = self.backup_dir / f"epoch-{epoch + 1:04d}.weights.h5"

@@ -32,8 +32,14 @@ def locate_data(data: str | None, url: str, sha256: str, *, progress: bool = Tru
     """
     if data is None or data == "":
         from .download import fetch
+        from .errors import DownloadError
 
-        return fetch(url, sha256, cache_dir, progress=progress)
+        try:
+            return fetch(url, sha256, cache_dir, progress=progress)
+        except DownloadError as exc:
+            raise DownloadError(
+                f"{exc}; to work offline, pass --data PATH (a zip or a folder) or --data synth"
+            ) from None
     if data == SYNTH:
         from .download import default_cache_dir
         from .synth import ensure_synth

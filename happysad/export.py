@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .backend import quiet_native_stderr
 from .errors import HappysadError, RunError
 from .inference import TrainedRun, load_run
 
@@ -67,13 +69,17 @@ def _run_saved_model(path: Path, x: np.ndarray) -> np.ndarray:
 def _run_tflite(path: Path, x: np.ndarray) -> np.ndarray:
     import tensorflow as tf
 
-    interpreter = tf.lite.Interpreter(model_path=str(path))
+    with warnings.catch_warnings():
+        # tf.lite.Interpreter warns that it moves to LiteRT; it is still TensorFlow's own.
+        warnings.simplefilter("ignore", UserWarning)
+        interpreter = tf.lite.Interpreter(model_path=str(path))
     inp = interpreter.get_input_details()[0]
     out = interpreter.get_output_details()[0]
     interpreter.resize_tensor_input(inp["index"], list(x.shape))
-    interpreter.allocate_tensors()
-    interpreter.set_tensor(inp["index"], x.astype(np.float32))
-    interpreter.invoke()
+    with quiet_native_stderr():  # "INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
+        interpreter.allocate_tensors()
+        interpreter.set_tensor(inp["index"], x.astype(np.float32))
+        interpreter.invoke()
     return np.asarray(interpreter.get_tensor(out["index"]))
 
 

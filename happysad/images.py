@@ -99,10 +99,7 @@ def load_image(path: str | Path, size: int, color: ColorMode = "rgb") -> np.ndar
     except FileNotFoundError:
         raise DataError(f"image {path} not found") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        raise DataError(
-            f"cannot read image {path}: {exc}; remove or replace the file "
-            "(or pass --skip-bad-images to skip such files)"
-        ) from None
+        raise DataError(f"cannot read image {path}: {exc}; remove or replace the file") from None
 
 
 def is_image_file(path: Path) -> bool:
@@ -202,9 +199,9 @@ def load_images(
         for path in files[name]:
             try:
                 arrays.append(load_image(path, image_size, color))
-            except DataError:
+            except DataError as exc:
                 if not skip_bad:
-                    raise
+                    raise DataError(f"{exc} (or pass --skip-bad-images to skip such files)") from None
                 bad += 1
                 continue
             labels.append(label)

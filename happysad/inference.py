@@ -61,7 +61,8 @@ def load_run(run_path: str | os.PathLike) -> TrainedRun:
     run = RunFolder(run_path).require()
     if run.network_path.is_file() and not run.model_path.is_file():
         raise RunError(
-            f"{run.path} is a from-scratch (NumPy) run; use 'happysad scratch' commands for it"
+            f"{run.path} is a from-scratch (NumPy) run: evaluate, predict and export take Keras "
+            "runs from 'happysad train'; its accuracy is in metrics.json ('happysad runs')"
         )
     run.require(MODEL_FILE, METRICS_FILE)
     metrics = run.metrics()

@@ -31,10 +31,11 @@ def _draw(path: Path, title: str, epochs: list, accuracy: list | None, loss: lis
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=100)
+    few = len(epochs) <= 40  # markers help with a few epochs and smear hundreds into a band
     if accuracy is not None:
-        ax.plot(epochs, accuracy, "o-", color="tab:blue", label=f"{prefix}accuracy")
+        ax.plot(epochs, accuracy, "o-" if few else "-", color="tab:blue", label=f"{prefix}accuracy")
     if loss is not None:
-        ax.plot(epochs, loss, "s-", color="tab:red", label=f"{prefix}loss")
+        ax.plot(epochs, loss, "s-" if few else "-", color="tab:red", label=f"{prefix}loss")
     ax.set_title(title)
     ax.set_xlabel("Epoch")
     ax.set_ylabel("Accuracy / loss")

@@ -27,16 +27,15 @@ def summarize(run: str | Path | None = None, config_file: str | Path | None = No
     if run is not None:
         folder = RunFolder(run).require()
         if folder.network_path.is_file():
-            from .scratch.network import describe
-
-            return describe(folder.network_path)
+            return _describe_scratch(folder.network_path)
         if folder.model_path.is_file():
             import keras
 
             from .model import summary_text
 
             try:
-                model = keras.models.load_model(folder.model_path)
+                # Without its optimizer: the table then counts the model's own parameters.
+                model = keras.models.load_model(folder.model_path, compile=False)
             except Exception as exc:  # a damaged or foreign file: say which
                 raise RunError(f"cannot load {folder.model_path}: {exc}") from None
             return summary_text(model)
@@ -46,3 +45,24 @@ def summarize(run: str | Path | None = None, config_file: str | Path | None = No
     from .model import make_model, summary_text
 
     return summary_text(make_model(config))
+
+
+def _describe_scratch(path: Path) -> str:
+    """The from-scratch network's layers as a table like Keras's."""
+    from .scratch.network import Network
+
+    network = Network.load(path)
+    sizes = network.layer_sizes
+    lines = [f"From-scratch network {'-'.join(map(str, sizes))} "
+             f"({network.hidden_activation} hidden, sigmoid output)",
+             f"{'layer':<10}{'units':>8}{'weights Θ (with bias column)':>34}{'params':>12}"]
+    lines.append(f"{'input':<10}{sizes[0]:>8}{'':>34}{0:>12,}")
+    total = 0
+    for i, (s_in, s_out) in enumerate(zip(sizes, sizes[1:]), start=1):
+        params = s_out * (s_in + 1)
+        total += params
+        name = "output" if i == len(sizes) - 1 else f"hidden{i}"
+        lines.append(f"{name:<10}{s_out:>8}{f'Θ({i}): {s_out} x {s_in + 1}':>34}{params:>12,}")
+    lines.append(f"Total params: {total:,}")
+    lines.append(f"Classes: {', '.join(network.class_names)}")
+    return "\n".join(lines) + "\n"

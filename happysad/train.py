@@ -257,10 +257,10 @@ def _fit(config: TrainConfig, run: RunFolder, placement, train_set, val_set, inf
     else:
         echo(f"Worker {placement.worker_index} of {placement.workers}: the chief writes the run folder")
     echo(f"Classes: {mapping}")
-    echo(
-        f"Images: {info['train_images']} for training, {info['val_images']} for validation"
-        + (f"; resuming after epoch {first_epoch}" if first_epoch else "")
-    )
+    echo(f"Images: {info['train_images']} for training, {info['val_images']} for validation")
+    if resume is not None:
+        echo(f"Resuming after epoch {first_epoch}" if first_epoch else
+             "No finished epoch was saved before the interruption: starting from epoch 1")
 
     batches = training_batches(
         train_set, global_batch, config.seed, first_epoch, config.epochs,
@@ -274,10 +274,10 @@ def _fit(config: TrainConfig, run: RunFolder, placement, train_set, val_set, inf
     non_finite = StopOnNonFinite()
     stops: list[ThresholdStop] = []
     if config.threshold is not None:
-        stops.append(ThresholdStop(config.monitor, config.threshold, ">", verbose=progress))
+        stops.append(ThresholdStop(config.monitor, config.threshold, ">", verbose=False))
     if config.stop_when:
         metric, op, value = parse_stop_when(config.stop_when)
-        stops.append(ThresholdStop(metric, value, op, verbose=progress))
+        stops.append(ThresholdStop(metric, value, op, verbose=False))
     extra = list(callbacks or [])
     fit_callbacks = [timer, non_finite, *stops]
     early = None
@@ -344,6 +344,7 @@ def _fit(config: TrainConfig, run: RunFolder, placement, train_set, val_set, inf
         "replicas": placement.replicas,
         "global_batch_size": global_batch,
         "seconds_per_epoch": seconds,
+        "resumable_after_epoch": EpochBackup.latest(run.backup_dir)[0] if status == INTERRUPTED else None,
         "wall_time_s": round(time.time() - started, 3),
         "versions": library_versions(),
     }

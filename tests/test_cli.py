@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import io
 import subprocess
 import sys
@@ -143,3 +144,32 @@ def test_download_command_against_a_local_server(tmp_path):
         bad = invoke("download", "--url", server.url("/wrong.zip"), "--sha256", digest,
                      "--cache-dir", tmp_path / "c2", "-q")
         assert_one_line_error(bad, "checksum")
+
+
+def test_ctrl_c_outside_training_is_one_line_and_exit_130(monkeypatch, tmp_path):
+    import happysad.plot
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(happysad.plot, "plot_run", interrupted)
+    result = CliRunner().invoke(main, ["plot", str(tmp_path)])
+    assert result.exit_code == 130 and result.stderr.startswith("error: interrupted")
+
+
+def test_predict_error_does_not_suggest_a_training_option(trained_run, tmp_path):
+    bad = tmp_path / "x.png"
+    bad.write_text("not an image")
+    result = CliRunner().invoke(main, ["predict", str(trained_run), str(bad)])
+    assert_one_line_error(result, "cannot read image")
+    assert "--skip-bad-images" not in result.stderr
+
+
+def test_runs_and_env_commands(trained_run):
+    listed = invoke("runs", "--runs-dir", trained_run.parent)
+    assert listed.exit_code == 0 and "run" in listed.output and "finished" in listed.output
+    as_json = json.loads(invoke("runs", "--runs-dir", trained_run.parent, "--json").output)
+    assert as_json[0]["run"] == "run" and as_json[0]["epochs"] == 8
+    assert "no runs in" in invoke("runs", "--runs-dir", trained_run / "nothing").output
+    info = json.loads(invoke("env", "--json").output)
+    assert info["tensorflow"] and info["keras"] and any(d["type"] == "CPU" for d in info["devices"])

@@ -254,3 +254,13 @@ def test_sigkill_resumes_from_the_last_finished_epoch_with_the_same_history(tmp_
     assert b["epoch"] == list(range(1, 13))
     for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
         assert b[key] == pytest.approx(a[key], rel=1e-5, abs=1e-6), key
+
+
+def test_augment_tensorboard_and_early_stopping(tmp_path, image_folder):
+    result = train(_config(tmp_path, image_folder, epochs=6, augment=True, tensorboard=True,
+                           patience=1, restore_best=True, name="extras"), echo=lambda s: None)
+    assert result.status == FINISHED
+    assert any((result.run.path / "tensorboard").rglob("events.out.tfevents.*"))
+    assert result.epochs_run <= 6
+    if result.epochs_run < 6:
+        assert result.stop_reason.startswith("early stopping")

@@ -25,6 +25,9 @@ class HappysadGroup(click.Group):
         except HappysadError as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("error: interrupted; nothing was left half-written", err=True)
+            ctx.exit(130)
         except OSError as exc:
             # A disk or permission fault the commands did not foresee: still one line.
             where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""

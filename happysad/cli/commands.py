@@ -32,7 +32,7 @@ def _set_option(f):
     )(f)
 
 
-@main.command()
+@main.command(short_help="Fetch, verify, cache and extract the dataset.")
 @click.option("--url", default=None, help="Where to fetch the zip (default: the lab's dataset).")
 @click.option("--sha256", default=None, metavar="HEX", help="The zip's expected SHA-256.")
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
@@ -57,7 +57,7 @@ def download(url, sha256, cache_dir, quiet):
     click.echo(f"images: {root}")
 
 
-@main.command()
+@main.command(short_help="Train the lab's network; write a run folder.")
 @_config_option
 @_data_option
 @click.option("--val-data", metavar="PATH", help="A separate validation zip or folder.")
@@ -104,8 +104,9 @@ def train(config_file, sets, resume, quiet, **options):
     result = run_training(config, resume=resume, echo=click.echo)
     final = ", ".join(f"{k} {v:.4f}" for k, v in result.final.items() if isinstance(v, float))
     if result.status == INTERRUPTED:
+        saved = result.metrics.get("resumable_after_epoch") or 0
         click.echo(
-            f"Interrupted after epoch {result.epochs_run}. Continue with: "
+            f"Interrupted; {saved} finished epoch{'s' * (saved != 1)} saved. Continue with: "
             f"happysad train --resume {result.run.path}", err=True,
         )
         raise SystemExit(130)
@@ -115,7 +116,7 @@ def train(config_file, sets, resume, quiet, **options):
         click.echo(f"Run folder: {result.run.path}")
 
 
-@main.command()
+@main.command(short_help="Draw a run's training/validation curves.")
 @click.argument("run", type=click.Path())
 @click.option("-o", "--out", type=click.Path(file_okay=False), help="Folder for the PNGs (default: the run folder).")
 def plot(run, out):
@@ -126,7 +127,7 @@ def plot(run, out):
         click.echo(str(path))
 
 
-@main.command()
+@main.command(short_help="Print the model's layer table.")
 @click.argument("run", required=False, type=click.Path())
 @_config_option
 @_set_option
@@ -149,7 +150,7 @@ def _threshold_option(f):
     )(f)
 
 
-@main.command()
+@main.command(short_help="Score a run: accuracy, F1, confusion, AUC.")
 @click.argument("run", type=click.Path())
 @click.option("--data", metavar="PATH", help="Score on this zip/folder (default: the run's held-out images).")
 @_threshold_option
@@ -164,7 +165,7 @@ def evaluate(run, data, threshold, as_json):
     click.echo(json.dumps(result, indent=2) if as_json else format_report(result), nl=as_json)
 
 
-@main.command()
+@main.command(short_help="Classify images with a trained run.")
 @click.argument("run", type=click.Path())
 @click.argument("images", nargs=-1, required=True)
 @_threshold_option
@@ -181,7 +182,7 @@ def predict(run, images, threshold, fmt, batch_size):
     click.echo(format_rows(run_predict(run, list(images), threshold, batch_size), fmt), nl=False)
 
 
-@main.command()
+@main.command(short_help="Export a run's model (checked after export).")
 @click.argument("run", type=click.Path())
 @click.option("--format", "fmt", type=click.Choice(["keras", "saved_model", "tflite"]),
               default="keras", show_default=True)
@@ -195,7 +196,7 @@ def export(run, fmt, out):
                f"images, max difference {result['max_abs_diff']:.1e})")
 
 
-@main.command("runs")
+@main.command("runs", short_help="List run folders with their key metrics.")
 @click.option("--runs-dir", type=click.Path(file_okay=False), default="runs", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 def list_runs_command(runs_dir, as_json):
@@ -220,7 +221,7 @@ def list_runs_command(runs_dir, as_json):
                    f"{num(r['accuracy']):>7} {num(r['val_accuracy']):>7}  {r['stop_reason']}")
 
 
-@main.command()
+@main.command(short_help="Versions and the devices TensorFlow sees.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 def env(as_json):
     """Versions of Python, TensorFlow and Keras, and the devices TensorFlow sees."""

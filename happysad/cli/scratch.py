@@ -19,7 +19,7 @@ from . import main
 _BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS")
 
 
-@main.group()
+@main.group(short_help="The from-scratch NumPy network (backprop).")
 def scratch() -> None:
     """The lab's from-scratch NumPy network: train, cross-validate, gradient-check.
 

@@ -7,7 +7,7 @@ import click
 from . import main
 
 
-@main.command()
+@main.command(short_help="Draw a happy/sad cartoon-face dataset.")
 @click.argument("out", type=click.Path(path_type=Path))
 @click.option("--per-class", type=int, default=40, show_default=True, metavar="N",
               help="Images per class (1 to 100000).")

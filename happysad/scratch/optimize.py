@@ -310,6 +310,8 @@ def lbfgs(
         options={"maxiter": int(max_iter), "gtol": gtol},
     )
     result.theta = np.asarray(found.x, dtype=objective.dtype)
-    result.message = str(found.message)
+    # SciPy says e.g. "STOP: TOTAL NO. OF ITERATIONS REACHED LIMIT"; keep it, in plain case.
+    detail = str(found.message).split(":", 1)[-1].strip().lower()
+    result.message = f"L-BFGS {'converged' if found.success else 'stopped'}: {detail}"
     result.evaluations = objective.evaluations - start_evaluations
     return result
