@@ -188,6 +188,11 @@ def train(config: TrainConfig, *, resume: str | os.PathLike | None = None,
                 f"run folder {runs_dir / config.name} already exists; pick another --name "
                 f"or continue it with --resume {runs_dir / config.name}"
             )
+    if config.tensorboard:
+        import importlib.util
+
+        if importlib.util.find_spec("tensorboard") is None:
+            raise ConfigError("tensorboard: true needs the tensorboard package: pip install tensorboard")
     train_set, val_set, info = _load(config, echo, progress)
     check_stop_metrics(config, val_set is not None)
 
