@@ -19,6 +19,7 @@ files). The image loader uses ``is_ignored`` to skip the same junk in plain fold
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
@@ -30,6 +31,8 @@ from pathlib import Path, PurePosixPath
 
 from .download import CACHE_ENV, _format_bytes, default_cache_dir, file_lock, sha256_file
 from .errors import DataError
+
+log = logging.getLogger("happysad")
 
 EXTRACTED_DIR = "extracted"
 CHUNK_SIZE = 1 << 16
@@ -348,6 +351,48 @@ def find_class_root(folder: str | os.PathLike, max_depth: int = 2) -> Path:
 # ---------------------------------------------------------------------------------------
 
 
+def _extraction_intact(zip_path: Path, dest: Path) -> bool:
+    """True if ``dest`` holds exactly the zip's files, byte for byte (by CRC-32).
+
+    A cached extraction is reused across runs; a file deleted, added or edited there by
+    hand would otherwise train on data the recorded checksum does not describe.
+    """
+    try:
+        with zipfile.ZipFile(zip_path) as zf:
+            expected = {
+                "/".join(parts): info
+                for info, parts, is_dir in _plan(zf, zip_path, MAX_TOTAL_BYTES, MAX_RATIO,
+                                                  RATIO_MIN_BYTES)
+                if not is_dir
+            }
+        found = {p.relative_to(dest).as_posix(): p for p in dest.rglob("*") if p.is_file()}
+    except (OSError, zipfile.BadZipFile, DataError):
+        return False
+    if set(found) != set(expected):
+        return False
+    for name, info in expected.items():
+        path = found[name]
+        if path.stat().st_size != info.file_size:
+            return False
+        crc = 0
+        with path.open("rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                crc = zlib.crc32(chunk, crc)
+        if crc != info.CRC:
+            return False
+    return True
+
+
+def _discard(folder: Path) -> None:
+    """Move a stale extraction aside atomically, then delete it."""
+    trash = folder.with_name(f".{folder.name}.{os.getpid()}.stale.tmp")
+    try:
+        os.replace(folder, trash)
+    except OSError:
+        return
+    shutil.rmtree(trash, ignore_errors=True)
+
+
 def _extract_cached(zip_path: Path, cache_dir: Path | None) -> Path:
     """Extract ``zip_path`` once into ``<cache>/extracted/<sha256>/``; reuse it afterwards."""
     root = Path(cache_dir if cache_dir is not None else default_cache_dir()) / EXTRACTED_DIR
@@ -356,8 +401,12 @@ def _extract_cached(zip_path: Path, cache_dir: Path | None) -> Path:
     except OSError as exc:
         raise DataError(f"cannot read {zip_path}: {exc.strerror or exc}") from None
     dest = root / digest
-    if dest.is_dir():  # complete by construction (atomic rename)
-        return dest
+    if dest.is_dir():  # complete by construction (atomic rename); check nobody edited it
+        if _extraction_intact(zip_path, dest):
+            return dest
+        log.warning("the extracted copy of %s in %s was changed; extracting it again",
+                    zip_path, dest)
+        _discard(dest)
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -366,7 +415,7 @@ def _extract_cached(zip_path: Path, cache_dir: Path | None) -> Path:
             f"set {CACHE_ENV} to a writable folder"
         ) from None
     with file_lock(root / f"{digest}.lock") as locked:
-        if dest.is_dir():  # another process extracted it while we waited
+        if dest.is_dir() and _extraction_intact(zip_path, dest):  # extracted while we waited
             return dest
         if locked:  # leftovers of killed extractions; nobody else can be writing them
             for stale in root.glob(f".{digest}.*.tmp"):

@@ -124,6 +124,26 @@ def _unknown_key(key: str, known: list[str]) -> ConfigError:
     return ConfigError(f"unknown config key {key!r}{hint}")
 
 
+def _strict_loader():
+    import yaml
+
+    class StrictLoader(yaml.SafeLoader):
+        """PyYAML's safe loader, except that a key given twice is an error, not 'last wins'."""
+
+        def construct_mapping(self, node, deep=False):
+            seen = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {key!r}", key_node.start_mark
+                    )
+                seen.add(key)
+            return super().construct_mapping(node, deep=deep)
+
+    return StrictLoader
+
+
 def read_yaml(path: str | Path) -> dict[str, Any]:
     """Read a YAML mapping, turning every failure into one clear ConfigError."""
     import yaml
@@ -140,12 +160,12 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config file {path}: {exc}") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_strict_loader())
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ConfigError(f"{path}{where}: {problem}; fix the YAML syntax") from None
+        raise ConfigError(f"{path}{where}: {problem}; fix the YAML") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -162,20 +182,31 @@ def parse_override(text: str) -> tuple[str, str]:
     return key, value
 
 
-def build_config(cls: type, values: dict[str, Any], *, from_text: bool = False, source: str = ""):
-    """Type-check ``values`` against dataclass ``cls`` and return a validated instance."""
+def _typed_values(cls: type, values: dict[str, Any], *, from_text: bool = False,
+                  source: str = "") -> dict[str, Any]:
+    """Check every key is known and every value has its field's type; name ``source``."""
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls) if f.init]
-    kwargs = {}
+    typed = {}
     for key, value in values.items():
         key = str(key)
-        if key not in names:
-            err = _unknown_key(key, names)
-            raise ConfigError(f"{source}: {err}" if source else str(err))
-        kwargs[key] = _coerce(key, value, hints[key], from_text)
-    config = cls(**kwargs)
+        try:
+            if key not in names:
+                raise _unknown_key(key, names)
+            typed[key] = _coerce(key, value, hints[key], from_text)
+        except ConfigError as err:
+            raise ConfigError(f"{source}: {err}" if source else str(err)) from None
+    return typed
+
+
+def build_config(cls: type, values: dict[str, Any], *, from_text: bool = False, source: str = ""):
+    """Type-check ``values`` against dataclass ``cls`` and return a validated instance."""
+    config = cls(**_typed_values(cls, values, from_text=from_text, source=source))
     if hasattr(config, "validate"):
-        config.validate()
+        try:
+            config.validate()
+        except ConfigError as err:
+            raise ConfigError(f"{source}: {err}" if source else str(err)) from None
     return config
 
 
@@ -198,9 +229,8 @@ def load_config(
     """
     values: dict[str, Any] = {}
     if path is not None:
-        file_values = read_yaml(path)
-        build_config(cls, file_values, source=str(path))  # name the file in type errors
-        values.update(file_values)
+        # Keys and types are checked per file (errors name it); ranges once, after overrides.
+        values.update(_typed_values(cls, read_yaml(path), source=str(path)))
     for text in text_overrides:
         key, raw = parse_override(text)
         names = [f.name for f in dataclasses.fields(cls)]
@@ -256,6 +286,21 @@ def parse_stop_when(text: str) -> tuple[str, str, float]:
 # The Keras training job.
 # ---------------------------------------------------------------------------------------
 
+MAX_EPOCHS = 100_000
+MAX_PARAMS = 500_000_000  # ~2 GB of float32 weights, ~6 GB with RMSprop state and gradients
+
+
+def parameter_count(config: "TrainConfig", num_classes: int = 2) -> int:
+    """Trainable parameters of the configured network, from its shapes alone."""
+    size, channels, total = config.image_size, 3, 0
+    for filters in config.conv_filters:
+        total += 3 * 3 * channels * filters + filters
+        size, channels = max((size - 2) // 2, 0), filters
+    flat = size * size * channels
+    outputs = 1 if num_classes == 2 else num_classes
+    return total + flat * config.dense_units + config.dense_units + (config.dense_units + 1) * outputs
+
+
 Strategy = Literal["default", "mirrored", "multiworker"]
 Progress = Literal["auto", "bar", "epoch", "none"]
 
@@ -305,7 +350,8 @@ class TrainConfig:
         _check(self.image_size <= 1024, f"image_size must be at most 1024, got {self.image_size}")
         _check(0.0 <= self.val_split < 1.0, f"val_split must be in [0, 1), got {self.val_split}")
         _check(len(self.conv_filters) >= 1, "conv_filters needs at least one layer, e.g. [16, 32, 64]")
-        _check(all(f >= 1 for f in self.conv_filters), f"conv_filters must be positive, got {self.conv_filters}")
+        _check(all(1 <= f <= 4096 for f in self.conv_filters),
+               f"conv_filters must be between 1 and 4096, got {self.conv_filters}")
         # Each block halves the size after a 3x3 valid conv; the last must keep >= 1 pixel.
         size = self.image_size
         for _ in self.conv_filters:
@@ -326,7 +372,19 @@ class TrainConfig:
             self.steps_per_epoch is None or self.steps_per_epoch >= 1,
             f"steps_per_epoch must be at least 1 or null, got {self.steps_per_epoch}",
         )
-        _check(self.seed >= 0, f"seed must be >= 0, got {self.seed}")
+        _check(0 <= self.seed < 2**32, f"seed must be in [0, 2**32), got {self.seed}")
+        _check(self.epochs <= MAX_EPOCHS, f"epochs must be at most {MAX_EPOCHS:,}, got {self.epochs}")
+        _check(self.batch_size <= 65536, f"batch_size must be at most 65536, got {self.batch_size}")
+        _check(
+            self.steps_per_epoch is None or self.steps_per_epoch <= 1_000_000,
+            f"steps_per_epoch must be at most 1,000,000, got {self.steps_per_epoch}",
+        )
+        params = parameter_count(self)
+        _check(
+            params <= MAX_PARAMS,
+            f"the network would have {params:,} parameters (at most {MAX_PARAMS:,}); "
+            "reduce dense_units, conv_filters or image_size",
+        )
         _check(
             self.threshold is None or (0.0 < self.threshold <= 1.0),
             f"threshold must be in (0, 1], got {self.threshold}",
@@ -344,6 +402,9 @@ class TrainConfig:
         )
         if self.name is not None:
             _check(
-                bool(self.name) and "/" not in self.name and self.name not in (".", ".."),
-                f"name must be a plain folder name, got {self.name!r}",
+                bool(self.name.strip()) and self.name == self.name.strip()
+                and not any(c in self.name for c in '/\\\0') and self.name not in (".", "..")
+                and len(self.name) <= 200,
+                f"name must be a plain folder name (no slashes, not blank, at most 200 "
+                f"characters), got {self.name!r}",
             )

@@ -30,7 +30,9 @@ def locate_data(data: str | None, url: str, sha256: str, *, progress: bool = Tru
     Returns:
         A path that ``happysad.images.load_images`` accepts.
     """
-    if data is None or data == "":
+    if data is not None and not data.strip():
+        raise DataError("--data is empty; pass a zip or a folder of class folders, or 'synth'")
+    if data is None:
         from .download import fetch
         from .errors import DownloadError
 

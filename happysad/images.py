@@ -9,6 +9,7 @@ runs from the arrays in memory. Nothing here imports TensorFlow.
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,11 +94,19 @@ def load_image(path: str | Path, size: int, color: ColorMode = "rgb") -> np.ndar
 
     path = Path(path)
     try:
-        with Image.open(path) as image:
-            image.load()  # decode now: a truncated file fails here, not later
-            return to_array(image, size, color)
+        with warnings.catch_warnings():
+            # Large but legal images load; only absurd ones (the error below) are refused.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                image.load()  # decode now: a truncated file fails here, not later
+                return to_array(image, size, color)
     except FileNotFoundError:
         raise DataError(f"image {path} not found") from None
+    except Image.DecompressionBombError as exc:
+        raise DataError(
+            f"image {path} is too large to decode safely ({exc.args[0].split('(')[1].split(')')[0]}); "
+            "downscale it or remove it"
+        ) from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise DataError(f"cannot read image {path}: {exc}; remove or replace the file") from None
 
@@ -186,6 +195,14 @@ def load_images(
         raise DataError(
             f"class folder {', '.join(empty)} in {root} has no images; add images or remove the folder"
         )
+    folded: dict[str, str] = {}
+    for name in names:
+        if name.casefold() in folded:
+            raise DataError(
+                f"class folders {folded[name.casefold()]!r} and {name!r} in {root} differ only in "
+                "case; merge or rename them (on many systems they are the same folder)"
+            )
+        folded[name.casefold()] = name
     if len(names) < 2:
         raise DataError(
             f"only one class folder ({names[0]}) in {root}; a classifier needs at least two"

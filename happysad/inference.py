@@ -74,7 +74,10 @@ def load_run(run_path: str | os.PathLike) -> TrainedRun:
     try:
         model = keras.models.load_model(run.model_path)
     except Exception as exc:  # a damaged or foreign file: name it
-        raise RunError(f"cannot load {run.model_path}: {exc}") from None
+        raise RunError(
+            f"cannot load {run.model_path}: the file is damaged or not a Keras model "
+            f"({type(exc).__name__}); train the run again"
+        ) from None
     return TrainedRun(run, model, config, class_names)
 
 

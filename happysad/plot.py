@@ -66,15 +66,30 @@ def plot_run(run_path: str | Path, out_dir: str | Path | None = None) -> list[Pa
     run = RunFolder(run_path)
     history = run.history()
     epochs = history.get("epoch") or list(range(1, len(next(iter(history.values()), [])) + 1))
+    if any(isinstance(e, bool) or not isinstance(e, (int, float)) for e in epochs):
+        raise RunError(f"{run.path}: the history's epoch column is damaged")
     if not epochs:
         raise RunError(f"{run.path} has no finished epoch to plot yet")
     out = Path(out_dir) if out_dir is not None else run.path
-    out.mkdir(parents=True, exist_ok=True)
+    if out_dir is not None:  # the run folder's own figures are redrawn; anyone else's never
+        taken = [out / f"{stem}.png" for stem in FIGURES if (out / f"{stem}.png").exists()]
+        if taken:
+            raise RunError(f"{taken[0]} already exists; choose another --out or remove it first")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RunError(f"cannot create {out}: {exc.strerror or exc}; choose another --out") from None
 
     def column(key):
         values = history.get(key)
         if values is None or all(v is None for v in values):
             return None
+        for epoch, v in zip(epochs, values):
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+                raise RunError(
+                    f"{run.path}: {key} of epoch {epoch} is {v!r}, not a number; "
+                    "the history is damaged"
+                )
         return [float("nan") if v is None else v for v in values]
 
     written = []

@@ -212,9 +212,11 @@ class RunFolder:
             try:
                 rows = json.loads(self.history_json.read_text(encoding="utf-8"))
             except (OSError, ValueError) as exc:
-                raise RunError(f"cannot read {self.history_json}: {exc}") from None
-            if not isinstance(rows, list):
-                raise RunError(f"{self.history_json} is not a list of epochs")
+                raise RunError(
+                    f"cannot read {self.history_json}: {exc}; the run folder is damaged"
+                ) from None
+            if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+                raise RunError(f"{self.history_json} is not a list of epochs; the run folder is damaged")
             return rows
         if self.history_csv.is_file():
             with self.history_csv.open(newline="", encoding="utf-8") as f:
@@ -238,9 +240,12 @@ class RunFolder:
     def metrics(self) -> dict[str, Any]:
         self.require(METRICS_FILE)
         try:
-            return json.loads(self.metrics_path.read_text(encoding="utf-8"))
+            data = json.loads(self.metrics_path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            raise RunError(f"cannot read {self.metrics_path}: {exc}") from None
+            raise RunError(f"cannot read {self.metrics_path}: {exc}; the run folder is damaged") from None
+        if not isinstance(data, dict):
+            raise RunError(f"{self.metrics_path} is not a JSON object; the run folder is damaged")
+        return data
 
     def config_dict(self) -> dict[str, Any]:
         """The saved config as a plain dict (see ``happysad.config`` to validate it)."""
@@ -250,7 +255,8 @@ class RunFolder:
         try:
             data = yaml.safe_load(self.config_path.read_text(encoding="utf-8"))
         except (OSError, yaml.YAMLError) as exc:
-            raise RunError(f"cannot read {self.config_path}: {exc}") from None
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise RunError(f"cannot read {self.config_path} ({first}); the run folder is damaged") from None
         if not isinstance(data, dict):
             raise RunError(f"{self.config_path} is not a mapping of settings")
         return data

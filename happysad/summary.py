@@ -37,7 +37,10 @@ def summarize(run: str | Path | None = None, config_file: str | Path | None = No
                 # Without its optimizer: the table then counts the model's own parameters.
                 model = keras.models.load_model(folder.model_path, compile=False)
             except Exception as exc:  # a damaged or foreign file: say which
-                raise RunError(f"cannot load {folder.model_path}: {exc}") from None
+                raise RunError(
+                    f"cannot load {folder.model_path}: the file is damaged or not a Keras "
+                    f"model ({type(exc).__name__}); train the run again"
+                ) from None
             return summary_text(model)
         config = build_config(TrainConfig, folder.config_dict(), source=str(folder.config_path))
     else:

@@ -326,3 +326,22 @@ def test_real_zip_checksum_and_classes(tmp_path):
     root = prepare_data(REAL_ZIP, tmp_path / "cache")
     classes = {p.name: len([f for f in p.iterdir() if not is_ignored(f.name)]) for p in root.iterdir() if p.is_dir()}
     assert classes == {"happy": 40, "sad": 40}
+
+
+def test_tampered_extraction_is_detected_and_extracted_again(tmp_path):
+    import zipfile as _zipfile
+
+    from happysad.archive import prepare_data
+
+    zpath = tmp_path / "d.zip"
+    with _zipfile.ZipFile(zpath, "w") as z:
+        for name in ("happy/a.png", "happy/b.png", "sad/c.png"):
+            z.writestr(name, name.encode() * 10)
+    cache = tmp_path / "cache"
+    root = prepare_data(zpath, cache)
+    (root / "happy" / "a.png").unlink()                       # deleted
+    (root / "sad" / "c.png").write_bytes(b"x" * 90)            # same size, other bytes
+    again = prepare_data(zpath, cache)
+    assert sorted(p.relative_to(again).as_posix() for p in again.rglob("*.png")) == [
+        "happy/a.png", "happy/b.png", "sad/c.png"]
+    assert (again / "sad" / "c.png").read_bytes() == b"sad/c.png" * 10

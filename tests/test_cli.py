@@ -114,6 +114,14 @@ def test_summary_of_a_config(tmp_path):
     (["summary", "/no/run"], ["run folder /no/run not found"]),
     (["train", "--epochs", "two"], ["'two' is not a valid integer"]),
     (["download", "--sha256", "xyz"], ["must be 64 hex digits"]),
+    (["train", "--data", ""], ["--data is empty"]),
+    (["train", "--seed", "4294967296"], ["seed must be in [0, 2**32)"]),
+    (["train", "--epochs", "99999999999999999999"], ["epochs must be at most 100,000"]),
+    (["train", "--set", "dense_units=100000000000"], ["parameters (at most 500,000,000)"]),
+    (["train", "--name", "  "], ["name must be a plain folder name"]),
+    (["predict", "run", "x.png", "--batch-size", "0"], ["0 is not in the range", "happysad predict --help"]),
+    (["nosuchcommand"], ["No such command 'nosuchcommand'"]),
+    (["evaluate", "run", "--threshold", "0"], ["--threshold"]),
 ])
 def test_bad_input_is_one_clear_line(args, fragments):
     assert_one_line_error(CliRunner().invoke(main, args), *fragments)
@@ -170,6 +178,10 @@ def test_runs_and_env_commands(trained_run):
     assert listed.exit_code == 0 and "run" in listed.output and "finished" in listed.output
     as_json = json.loads(invoke("runs", "--runs-dir", trained_run.parent, "--json").output)
     assert as_json[0]["run"] == "run" and as_json[0]["epochs"] == 8
-    assert "no runs in" in invoke("runs", "--runs-dir", trained_run / "nothing").output
+    assert_one_line_error(CliRunner().invoke(main, ["runs", "--runs-dir", str(trained_run / "nothing")]),
+                          "runs folder", "not found")
+    empty = trained_run.parent.parent / "empty-runs"
+    empty.mkdir(exist_ok=True)
+    assert "no runs in" in invoke("runs", "--runs-dir", empty).output
     info = json.loads(invoke("env", "--json").output)
     assert info["tensorflow"] and info["keras"] and any(d["type"] == "CPU" for d in info["devices"])

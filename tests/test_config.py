@@ -118,3 +118,41 @@ def test_stop_when_parsing():
     assert parse_stop_when(" loss < 1e-3 ") == ("loss", "<", 0.001)
     with pytest.raises(ConfigError):
         parse_stop_when("accuracy ~ 1")
+
+
+def test_duplicate_keys_are_an_error(tmp_path):
+    f = tmp_path / "c.yaml"
+    f.write_text("epochs: 3\nepochs: 4\n")
+    with pytest.raises(ConfigError, match=r"line 2.*duplicate key 'epochs'"):
+        load_config(TrainConfig, f)
+
+
+def test_file_values_are_range_checked_after_overrides(tmp_path):
+    f = tmp_path / "c.yaml"
+    f.write_text("epochs: 0\n")
+    assert load_config(TrainConfig, f, {"epochs": 5}).epochs == 5
+    with pytest.raises(ConfigError, match="epochs must be at least 1"):
+        load_config(TrainConfig, f)
+    f.write_text("epochs: many\n")
+    with pytest.raises(ConfigError, match=r"c.yaml: epochs: expected an integer"):
+        load_config(TrainConfig, f, {"epochs": 5})
+
+
+def test_parameter_count_matches_the_lab_network():
+    from happysad.config import parameter_count
+
+    assert parameter_count(TrainConfig()) == 9_494_561
+    assert parameter_count(TrainConfig(), num_classes=4) == 9_494_561 - 513 + 4 * 513
+
+
+@pytest.mark.parametrize("values,match", [
+    ({"seed": 2**32}, "seed must be in"),
+    ({"epochs": 10**9}, "epochs must be at most"),
+    ({"dense_units": 10**6}, "parameters"),
+    ({"conv_filters": [10**6]}, "conv_filters must be between 1 and 4096"),
+    ({"name": " x"}, "plain folder name"),
+    ({"name": "a" * 201}, "plain folder name"),
+])
+def test_absurd_sizes_are_refused_before_anything_runs(values, match):
+    with pytest.raises(ConfigError, match=match):
+        load_config(TrainConfig, None, values)

@@ -64,3 +64,13 @@ def test_evaluate_refuses_other_classes(trained_run, tmp_path):
     data = make_image_folder(tmp_path / "pets", per_class=2, classes=("cat", "dog"))
     with pytest.raises(RunError, match="has classes"):
         evaluate_run(trained_run, str(data), figure=False)
+
+
+def test_damaged_model_file_is_a_clear_error(trained_run, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(trained_run, copy)
+    (copy / "model.keras").write_bytes(b"garbage")
+    with pytest.raises(RunError, match="model.keras: the file is damaged or not a Keras model"):
+        evaluate_run(copy, figure=False)

@@ -103,3 +103,34 @@ def test_real_zip_loads_80_images(real_zip):
     images = load_images(real_zip, 150)
     assert images.x.shape == (80, 150, 150, 3)
     assert images.counts() == {"happy": 40, "sad": 40}
+
+
+def _png_claiming_size(path, width, height):
+    """A real 1x1 PNG whose header claims another size (a decompression bomb's trick)."""
+    import io
+    import struct
+    import zlib
+
+    buf = io.BytesIO()
+    Image.new("RGB", (1, 1)).save(buf, format="PNG")
+    data = bytearray(buf.getvalue())
+    ihdr = data[12:29]  # b"IHDR" + 13 bytes of header
+    ihdr[4:12] = struct.pack(">II", width, height)
+    data[12:29] = ihdr
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(ihdr)))
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_absurd_dimensions_are_refused_not_a_crash(image_folder):
+    _png_claiming_size(image_folder / "sad" / "huge.png", 60000, 60000)
+    with pytest.raises(DataError, match=r"huge.png is too large to decode safely"):
+        load_images(image_folder, 24)
+    assert load_images(image_folder, 24, skip_bad=True).skipped_bad == 1
+
+
+def test_class_folders_differing_only_in_case(image_folder):
+    make_image_folder(image_folder.parent / "other", per_class=1, classes=("Happy",))
+    (image_folder.parent / "other" / "Happy").rename(image_folder / "Happy")
+    with pytest.raises(DataError, match="'Happy' and 'happy' .* differ only in case"):
+        load_images(image_folder, 24)

@@ -49,3 +49,21 @@ def test_no_history_is_a_clear_error(tmp_path):
         plot_run(tmp_path / "empty")
     with pytest.raises(RunError, match="not found"):
         plot_run(tmp_path / "missing")
+
+
+def test_out_folder_files_are_never_overwritten(tmp_path):
+    run = _run(tmp_path, [{"epoch": 1, "loss": 0.7, "accuracy": 0.5}])
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "training.png").write_text("precious")
+    with pytest.raises(RunError, match="already exists"):
+        plot_run(run, mine)
+    assert (mine / "training.png").read_text() == "precious"
+    plot_run(run)
+    plot_run(run)  # the run folder's own figures are simply redrawn
+
+
+def test_damaged_history_values_are_an_error(tmp_path):
+    run = _run(tmp_path, [{"epoch": 1, "loss": 0.7, "accuracy": 0.5, "val_loss": "abc"}])
+    with pytest.raises(RunError, match="val_loss of epoch 1 is 'abc', not a number"):
+        plot_run(run)

@@ -45,3 +45,13 @@ def test_require_and_list(tmp_path):
     (tmp_path / "junk").mkdir()
     assert [r.path.name for r in list_runs(tmp_path)] == ["r1"]
     assert list_runs(tmp_path / "nowhere") == []
+
+
+def test_damaged_metrics_and_history_are_errors(tmp_path):
+    run = RunFolder(tmp_path)
+    run.metrics_path.write_text("[]")
+    with pytest.raises(RunError, match="not a JSON object"):
+        run.metrics()
+    run.history_json.write_text("[1, 2]")
+    with pytest.raises(RunError, match="not a list of epochs"):
+        run.history()

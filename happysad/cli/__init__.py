@@ -16,26 +16,56 @@ from .. import __version__
 from ..errors import HappysadError
 
 
+def one_line(message: str) -> str:
+    """A message as one line: libraries' multi-line texts are folded, not cut."""
+    return " ".join(part.strip() for part in str(message).splitlines() if part.strip())
+
+
 class HappysadGroup(click.Group):
-    """A click group that turns a HappysadError into one line on stderr and an exit code."""
+    """A click group whose every failure is one ``error: ...`` line and an exit code.
+
+    HappysadErrors (the user's to fix) exit 1 (config: 2); click's usage errors exit 2;
+    Ctrl-C outside training exits 130; an unforeseen disk or permission fault exits 1.
+    Anything else is our bug and keeps its traceback.
+    """
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.ClickException as exc:  # bad options, unknown commands: one line too
+            ctx = getattr(exc, "ctx", None)
+            hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+            click.echo(f"error: {one_line(exc.format_message())}{hint}", err=True)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("error: interrupted", err=True)
+            sys.exit(130)
+        sys.exit(code if isinstance(code, int) else 0)
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except HappysadError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {one_line(exc)}", err=True)
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("error: interrupted; nothing was left half-written", err=True)
             ctx.exit(130)
+        except MemoryError:
+            click.echo("error: out of memory; use smaller settings (image_size, batch_size, "
+                       "layer sizes)", err=True)
+            ctx.exit(1)
         except OSError as exc:
             # A disk or permission fault the commands did not foresee: still one line.
-            where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
-            click.echo(f"error: {exc.strerror or exc}{where}", err=True)
+            where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
+            click.echo(f"error: {exc.strerror or one_line(exc)}{where}; check the path, "
+                       "its permissions and free space", err=True)
             ctx.exit(1)
 
 
-@click.group(cls=HappysadGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group("happysad", cls=HappysadGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-V", "--version", prog_name="happysad")
 def main() -> None:
     """Train and study small image-classification networks with Keras.

@@ -201,8 +201,11 @@ def export(run, fmt, out):
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 def list_runs_command(runs_dir, as_json):
     """List the run folders with their key metrics, oldest first."""
+    from ..errors import RunError
     from ..runs import summarize_runs
 
+    if not Path(runs_dir).is_dir():
+        raise RunError(f"runs folder {runs_dir} not found; train a run first or pass --runs-dir")
     rows = summarize_runs(Path(runs_dir))
     if as_json:
         click.echo(json.dumps(rows, indent=2))
