@@ -136,7 +136,9 @@ def export_run(run_path: str | os.PathLike, fmt: str, out: str | os.PathLike | N
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ExportError(f"cannot create {target.parent}: {exc.strerror or exc}") from None
+        raise ExportError(
+            f"cannot create {target.parent}: {exc.strerror or exc}; choose another --out"
+        ) from None
     suffix = ".keras" if fmt == "keras" else ""
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}{suffix}")
     try:
