@@ -42,7 +42,11 @@ def summarize(run: str | Path | None = None, config_file: str | Path | None = No
                     f"model ({type(exc).__name__}); train the run again"
                 ) from None
             return summary_text(model)
-        config = build_config(TrainConfig, folder.config_dict(), source=str(folder.config_path))
+        values = folder.config_dict()
+        if "hidden" in values:  # a from-scratch run's config, but no network was saved
+            raise RunError(f"{folder.path} is a from-scratch run without a saved network "
+                           "(it failed or was cut short); train it again")
+        config = build_config(TrainConfig, values, source=str(folder.config_path))
     else:
         config = load_config(TrainConfig, config_file, None, sets)
     from .model import make_model, summary_text

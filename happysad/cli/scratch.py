@@ -212,7 +212,12 @@ def gradcheck(ctx, layers, activation, lam, seed):
     """
     from ..config import _coerce
     from ..errors import ConfigError
-    from ..scratch.network import HIDDEN_ACTIVATIONS, check_layer_sizes, count_weights
+    from ..scratch.network import (
+        HIDDEN_ACTIVATIONS,
+        check_layer_sizes,
+        check_regularization,
+        count_weights,
+    )
     from ..scratch.run import gradcheck as run_gradcheck
 
     sizes = check_layer_sizes(_parse_int_list(layers, "--layers", "--layers 4,5,3"))
@@ -221,8 +226,7 @@ def gradcheck(ctx, layers, activation, lam, seed):
         seed_value = _coerce("seed", seed, int, from_text=True)
     except ConfigError as exc:
         raise ConfigError(f"--{exc}") from None
-    if lam_value < 0:
-        raise ConfigError(f"--lambda must be >= 0, got {lam_value}")
+    lam_value = check_regularization(lam_value, "--lambda")
     if seed_value < 0:
         raise ConfigError(f"--seed must be >= 0, got {seed_value}")
     if activation not in HIDDEN_ACTIVATIONS:
@@ -230,7 +234,7 @@ def gradcheck(ctx, layers, activation, lam, seed):
     if count_weights(sizes) > 20000:
         raise ConfigError(f"--layers {layers} has too many weights for a numerical check; keep it small, e.g. 4,5,3")
     check = run_gradcheck(sizes, activation, lam_value, seed_value)
-    verdict = "OK" if check.passed else "FAILED"
+    verdict = "OK" if check.passed else "FAILED" if check.finite else "FAILED (a gradient is NaN or infinite)"
     click.echo(
         f"gradient check {'-'.join(map(str, check.layer_sizes))} ({activation}, lambda {lam_value:g}): "
         f"relative difference {check.relative_difference:.3e} "

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 from ..config import _check
-from .network import output_units
+from ..errors import ConfigError
+from .network import check_regularization, count_weights, output_units
 
 Optimizer = Literal["lbfgs", "gd", "sgd"]
 HiddenActivation = Literal["sigmoid", "relu"]
@@ -28,6 +30,13 @@ FloatType = Literal["float64", "float32"]
 # Epochs (iterations for L-BFGS) when none are given. L-BFGS usually converges well
 # before 400 iterations on the lab's data; plain gradient descent needs many more steps.
 DEFAULT_EPOCHS = {"lbfgs": 400, "gd": 2000, "sgd": 200}
+
+# Sizes beyond these are typos (--hidden 100000000), not networks this code can train:
+# they would fail allocating tens of GiB. L-BFGS keeps ~25 vectors of every weight
+# (50M weights: ~10 GiB in float64), and each layer keeps 4 buffers of m x units numbers.
+MAX_HIDDEN_UNITS = 100_000
+MAX_WEIGHTS = 50_000_000
+MAX_ACTIVATIONS = 50_000_000  # examples x units of all non-input layers
 
 
 @dataclass
@@ -61,9 +70,14 @@ class ScratchConfig:
         _check(len(self.hidden) >= 1, "hidden needs at least one hidden layer, e.g. [25]")
         _check(all(h >= 1 for h in self.hidden), f"hidden layer sizes must be >= 1, got {self.hidden}")
         _check(
-            math.isfinite(self.regularization) and self.regularization >= 0,
-            f"regularization (lambda) must be >= 0, got {self.regularization}",
+            all(h <= MAX_HIDDEN_UNITS for h in self.hidden),
+            f"hidden layer sizes must be at most {MAX_HIDDEN_UNITS:,} units, got {self.hidden}; "
+            "the lab's networks need tens of units, e.g. [25]",
         )
+        # The weights between hidden layers alone (the full count needs the data's input
+        # size: see check_network_size).
+        self._check_weights(count_weights([1, *self.hidden, 1]), f"hidden {self.hidden}")
+        check_regularization(self.regularization)
         _check(
             math.isfinite(self.learning_rate) and self.learning_rate > 0,
             f"learning_rate must be > 0, got {self.learning_rate}",
@@ -80,6 +94,50 @@ class ScratchConfig:
                 bool(self.name) and "/" not in self.name and self.name not in (".", ".."),
                 f"name must be a plain folder name, got {self.name!r}",
             )
+
+    def _check_weights(self, weights: int, network: str) -> None:
+        if weights > MAX_WEIGHTS:
+            raise ConfigError(
+                f"{network} has {weights:,} weights, over the limit of {MAX_WEIGHTS:,}; "
+                "use fewer or smaller hidden layers"
+                + (" or a smaller image_size" if self._images() else "")
+            )
+
+    def _images(self) -> bool:
+        """Whether ``data`` is an image folder or zip (as ``load_dataset`` decides)."""
+        if not self.data:
+            return False
+        path = Path(self.data)
+        return path.suffix.lower() == ".zip" or path.is_dir()
+
+    def check_network_size(self, n_features: int, n_classes: int, n_examples: int = 0) -> list[int]:
+        """Refuse a network too large to allocate, before anything is written.
+
+        Checks the weight count of ``layer_sizes(n_features, n_classes)`` against
+        ``MAX_WEIGHTS`` and, given ``n_examples``, the per-example buffers (examples x
+        units) against ``MAX_ACTIVATIONS``.
+
+        Returns:
+            The layer sizes.
+
+        Raises:
+            ConfigError: saying how large the network is and what to reduce.
+
+        Example:
+            >>> ScratchConfig(hidden=[25]).check_network_size(400, 10)
+            [400, 25, 10]
+        """
+        sizes = self.layer_sizes(n_features, n_classes)
+        shape = "-".join(str(s) for s in sizes)
+        self._check_weights(count_weights(sizes), f"the network {shape}")
+        units = sum(sizes[1:])
+        if n_examples * units > MAX_ACTIVATIONS:
+            raise ConfigError(
+                f"the network {shape} on {n_examples:,} examples needs {n_examples * units:,} "
+                f"activations per buffer, over the limit of {MAX_ACTIVATIONS:,}; "
+                "use fewer or smaller hidden layers, or fewer examples"
+            )
+        return sizes
 
     def resolved_epochs(self) -> int:
         """``epochs``, or the optimiser's default when it is null."""

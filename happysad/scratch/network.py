@@ -43,6 +43,30 @@ from ..errors import ConfigError, DataError
 HIDDEN_ACTIVATIONS = ("sigmoid", "relu")
 NETWORK_FORMAT = "happysad-scratch-network"
 NETWORK_FORMAT_VERSION = 1
+# λ beyond this only pins every weight to 0 (and near 1e308 overflows J): a typo, not a
+# setting. The lab's values are 0 to 10.
+MAX_REGULARIZATION = 1e6
+
+
+def check_regularization(lam: float, name: str = "regularization (lambda)") -> float:
+    """Return λ as a float, or raise ConfigError unless it is finite and in [0, 1e6].
+
+    Example:
+        >>> check_regularization(float("nan"))
+        Traceback (most recent call last):
+        ...
+        happysad.errors.ConfigError: regularization (lambda) must be a number >= 0 and at most 1e+06, got nan; use e.g. 0.1 (0 for none)
+    """
+    try:
+        value = float(lam)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not (math.isfinite(value) and 0.0 <= value <= MAX_REGULARIZATION):
+        raise ConfigError(
+            f"{name} must be a number >= 0 and at most {MAX_REGULARIZATION:g}, got {lam}; "
+            "use e.g. 0.1 (0 for none)"
+        )
+    return value
 
 
 # ---------------------------------------------------------------------------------------
@@ -531,8 +555,13 @@ def numerical_gradients(
 
 
 def relative_difference(a: np.ndarray, b: np.ndarray) -> float:
-    """||a - b|| / ||a + b||: about 1e-9 or less when backpropagation is right."""
+    """||a - b|| / ||a + b||: about 1e-9 or less when backpropagation is right.
+
+    Infinite when either holds a NaN or an infinity: such gradients never agree.
+    """
     a, b = np.ravel(a), np.ravel(b)
+    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+        return math.inf
     denominator = float(np.linalg.norm(a + b))
     return float(np.linalg.norm(a - b)) / denominator if denominator > 0 else 0.0
 
@@ -550,8 +579,16 @@ class GradientCheck:
     tolerance: float = 1e-7
 
     @property
+    def finite(self) -> bool:
+        """Whether both gradients hold only finite numbers."""
+        return bool(np.all(np.isfinite(self.numerical)) and np.all(np.isfinite(self.backprop)))
+
+    @property
     def passed(self) -> bool:
-        return self.relative_difference < self.tolerance
+        # A NaN difference compares False with everything; be explicit all the same.
+        return self.finite and math.isfinite(self.relative_difference) and (
+            self.relative_difference < self.tolerance
+        )
 
 
 def gradient_check(
@@ -587,6 +624,7 @@ def gradient_check(
     """
     sizes = check_layer_sizes(layer_sizes)
     activation_named(hidden_activation)
+    lam = check_regularization(lam, "lambda")
     if examples < 1:
         raise ConfigError(f"examples must be at least 1, got {examples}")
     K = sizes[-1]
@@ -682,7 +720,9 @@ class MinMaxScaling:
 
     def transform(self, X: np.ndarray, dtype: np.dtype | type = np.float64) -> np.ndarray:
         span = self.maximum - self.minimum
-        scale = np.divide(1.0, span, out=np.zeros_like(span), where=span > 0)
+        # A span below the smallest normal float would make 1/span overflow: treat the
+        # feature as constant (the data loaders reject spans too large to compute).
+        scale = np.divide(1.0, span, out=np.zeros_like(span), where=span >= np.finfo(np.float64).tiny)
         return ((np.asarray(X, dtype=np.float64) - self.minimum) * scale).astype(dtype, copy=False)
 
 

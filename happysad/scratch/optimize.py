@@ -8,7 +8,10 @@ All three minimise the same J(Θ) (see ``network``) over one unrolled weight vec
   iteration; no learning rate to tune, usually the fastest to a low cost.
 
 Each calls ``on_epoch(epoch, theta, cost)`` after every epoch (iteration) with the cost
-J(θ) on all training examples, which is what the history records.
+J(θ) on all training examples, which is what the history records. A cost that becomes
+NaN or infinite (a diverging learning rate, a huge λ) stops training with a
+``TrainingError`` naming the epoch; the arithmetic runs under ``np.errstate`` so that
+NumPy's overflow warnings do not reach the user first.
 
 Example:
     >>> import numpy as np
@@ -33,6 +36,7 @@ from ..errors import TrainingError
 from .network import (
     Backprop,
     add_bias_column,
+    check_regularization,
     count_weights,
     labels_of_outputs,
     one_hot,
@@ -74,7 +78,7 @@ class Objective:
     ):
         self.layer_sizes = list(layer_sizes)
         self.dtype = np.dtype(dtype)
-        self.lam = float(lam)
+        self.lam = check_regularization(lam, "lam")
         self.hidden_activation = hidden_activation
         self.X1 = add_bias_column(X, self.dtype)
         self.labels = np.asarray(labels, dtype=np.int64)
@@ -171,9 +175,30 @@ class OptimizeResult:
     evaluations: int = 0
 
 
+# Overflow (huge weights), inf - inf, 0 * inf: they end in a non-finite cost, which the
+# optimisers turn into one clear TrainingError instead of NumPy's RuntimeWarnings.
+_QUIET = {"over": "ignore", "invalid": "ignore", "divide": "ignore", "under": "ignore"}
+
+
 def _check_finite(cost: float, epoch: int, hint: str) -> None:
+    """Raise a TrainingError naming the epoch (0: the initial weights) unless J is finite."""
     if not math.isfinite(cost):
-        raise TrainingError(f"the cost became {cost} at epoch {epoch}; {hint}")
+        where = "for the initial weights (epoch 0)" if epoch == 0 else f"at epoch {epoch}"
+        raise TrainingError(f"the cost became {cost} {where}; {hint}")
+
+
+def _step_hint(objective: Objective, learning_rate: float) -> str:
+    return (
+        f"training diverged: lower the learning rate (now {learning_rate:g}) "
+        f"or lambda (now {objective.lam:g}) and train again"
+    )
+
+
+def _lbfgs_hint(objective: Objective) -> str:
+    return (
+        f"training diverged: lower lambda (now {objective.lam:g}), or try --optimizer gd "
+        "with a small learning rate"
+    )
 
 
 def gradient_descent(
@@ -199,15 +224,18 @@ def gradient_descent(
     theta = np.array(theta, dtype=objective.dtype)
     grad = np.empty_like(theta)
     result = OptimizeResult(theta)
-    objective.value_and_grad(theta, grad)  # ∇J(θ_0) for the first step
-    for epoch in range(1, epochs + 1):
-        theta -= learning_rate * grad
-        # J(θ_epoch) for the history and, in the same pass, the slope for the next step.
-        cost = objective.value_and_grad(theta, grad)
-        _check_finite(cost, epoch, f"lower the learning rate (now {learning_rate})")
-        result.costs.append(cost)
-        if on_epoch is not None:
-            on_epoch(epoch, theta, cost)
+    hint = _step_hint(objective, learning_rate)
+    with np.errstate(**_QUIET):
+        # ∇J(θ_0) for the first step.
+        _check_finite(objective.value_and_grad(theta, grad), 0, hint)
+        for epoch in range(1, epochs + 1):
+            theta -= learning_rate * grad
+            # J(θ_epoch) for the history and, in the same pass, the slope for the next step.
+            cost = objective.value_and_grad(theta, grad)
+            _check_finite(cost, epoch, hint)
+            result.costs.append(cost)
+            if on_epoch is not None:
+                on_epoch(epoch, theta, cost)
     result.epochs, result.message = epochs, f"ran {epochs} epochs"
     result.evaluations = objective.evaluations
     return result
@@ -247,19 +275,29 @@ def sgd(
     batch_size = max(1, min(int(batch_size), m))
     starts = range(0, m, batch_size)
     result = OptimizeResult(theta)
-    for epoch in range(1, epochs + 1):
-        order = rng.permutation(m)
-        for start in starts:
-            objective.batch_gradient(theta, order[start : start + batch_size], grad)
-            axpy(grad, theta, a=-learning_rate)
-        cost = objective.value(theta)
-        _check_finite(cost, epoch, f"lower the learning rate (now {learning_rate})")
-        result.costs.append(cost)
-        if on_epoch is not None:
-            on_epoch(epoch, theta, cost)
+    hint = _step_hint(objective, learning_rate)
+    with np.errstate(**_QUIET):
+        for epoch in range(1, epochs + 1):
+            order = rng.permutation(m)
+            for start in starts:
+                objective.batch_gradient(theta, order[start : start + batch_size], grad)
+                axpy(grad, theta, a=-learning_rate)
+            cost = objective.value(theta)
+            _check_finite(cost, epoch, hint)
+            result.costs.append(cost)
+            if on_epoch is not None:
+                on_epoch(epoch, theta, cost)
     result.epochs, result.message = epochs, f"ran {epochs} epochs"
     result.evaluations = objective.evaluations
     return result
+
+
+# Reasons for SciPy's L-BFGS-B status codes, for messages that carry none.
+_LBFGS_STATUS = {
+    0: "the gradient is below the tolerance",
+    1: "the iteration or evaluation limit was reached",
+    2: "the line search found no step that lowers the cost",
+}
 
 
 def lbfgs(
@@ -282,36 +320,52 @@ def lbfgs(
 
     Returns:
         An ``OptimizeResult``; ``message`` is scipy's reason for stopping.
+
+    Raises:
+        TrainingError: J is NaN or infinite at the start, after an iteration, or at the end.
     """
     from scipy.optimize import minimize
 
     start_evaluations = objective.evaluations
     grad = np.empty(theta.size, dtype=np.float64)  # scipy works in float64
     result = OptimizeResult(np.array(theta, dtype=objective.dtype))
+    hint = _lbfgs_hint(objective)
 
     def cost_and_gradient(x: np.ndarray) -> tuple[float, np.ndarray]:
         cost = objective.value_and_grad(x, grad)
+        if objective.evaluations == start_evaluations + 1:
+            _check_finite(cost, 0, hint)  # the initial weights: nothing to search from
         return cost, grad.copy()  # a copy: scipy may hold on to the array it is given
 
     def callback(intermediate_result) -> None:
         result.epochs += 1
         cost = float(intermediate_result.fun)
-        _check_finite(cost, result.epochs, "check the data for huge values")
+        _check_finite(cost, result.epochs, hint)
         result.costs.append(cost)
         if on_epoch is not None:
             on_epoch(result.epochs, intermediate_result.x, cost)
 
-    found = minimize(
-        cost_and_gradient,
-        np.asarray(theta, dtype=np.float64),
-        jac=True,
-        method="L-BFGS-B",
-        callback=callback,
-        options={"maxiter": int(max_iter), "gtol": gtol},
-    )
+    with np.errstate(**_QUIET):
+        found = minimize(
+            cost_and_gradient,
+            np.asarray(theta, dtype=np.float64),
+            jac=True,
+            method="L-BFGS-B",
+            callback=callback,
+            options={"maxiter": int(max_iter), "gtol": gtol},
+        )
+    # A NaN gradient ends the search at once, with a NaN cost and no iteration.
+    _check_finite(float(found.fun), result.epochs + 1, hint)
     result.theta = np.asarray(found.x, dtype=objective.dtype)
     # SciPy says e.g. "STOP: TOTAL NO. OF ITERATIONS REACHED LIMIT"; keep it, in plain case.
+    # Some messages have nothing after the colon (SciPy 1.15+: "ABNORMAL: "): never an
+    # empty reason.
     detail = str(found.message).split(":", 1)[-1].strip().lower()
+    if not detail:
+        detail = _LBFGS_STATUS.get(int(found.status), f"scipy status {found.status}")
+        head = str(found.message).split(":", 1)[0].strip().lower()
+        if head and head not in detail:
+            detail = f"{head} ({detail})"
     result.message = f"L-BFGS {'converged' if found.success else 'stopped'}: {detail}"
     result.evaluations = objective.evaluations - start_evaluations
     return result

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError, DataError, TrainingError
 from .config import ScratchConfig
 from .network import (
     GradientCheck,
@@ -143,6 +143,7 @@ def fit(
     X_val: np.ndarray | None = None,
     y_val: np.ndarray | None = None,
     progress: Progress | None = None,
+    history: list[dict[str, Any]] | None = None,
 ) -> Fit:
     """Train a network on raw features; the min-max scaling is fitted on ``X_train``.
 
@@ -152,12 +153,18 @@ def fit(
         class_names: names of the class indices (their count fixes the output layer).
         X_val, y_val: optional validation examples, evaluated after every epoch.
         progress: called with each history row and the epoch budget.
+        history: a list to append the history rows to (default a new one); it keeps
+            the epochs done when training fails.
 
     Returns:
         A ``Fit``.
+
+    Raises:
+        ConfigError: the network is too large for the data (see ``check_network_size``).
+        TrainingError: the cost became NaN or infinite.
     """
     n_classes = len(class_names)
-    sizes = config.layer_sizes(X_train.shape[1], n_classes)
+    sizes = config.check_network_size(X_train.shape[1], n_classes, X_train.shape[0])
     dtype = np.dtype(config.dtype)
     scaling = MinMaxScaling.fit(X_train)
     lam = config.regularization
@@ -170,7 +177,8 @@ def fit(
             penalty_examples=train.m,
         )
     epochs = config.resolved_epochs()
-    history: list[dict[str, Any]] = []
+    if history is None:
+        history = []
 
     def on_epoch(epoch: int, theta: np.ndarray, cost: float) -> None:
         row: dict[str, Any] = {"epoch": epoch, "loss": cost, "accuracy": train.accuracy(theta)}
@@ -244,21 +252,50 @@ def train_run(config: ScratchConfig, progress: Progress | None = None) -> TrainR
     from ..config import save_config
     from ..runs import RunFolder, create_run_dir
 
+    # Every check on the data and the settings comes before the run folder exists.
     dataset = _require_data(config)
     train_idx, val_idx = stratified_split(dataset.y, config.val_split, config.seed)
+    sizes = config.check_network_size(dataset.X.shape[1], dataset.n_classes, int(train_idx.size))
     resolved = dataclasses.replace(config, epochs=config.resolved_epochs())
     run = RunFolder(create_run_dir(Path(config.runs_dir), config.name))
     save_config(resolved, run.config_path)
 
-    result = fit(
-        resolved,
-        dataset.X[train_idx],
-        dataset.y[train_idx],
-        dataset.class_names,
-        dataset.X[val_idx] if val_idx.size else None,
-        dataset.y[val_idx] if val_idx.size else None,
-        progress,
-    )
+    history: list[dict[str, Any]] = []
+    try:
+        result = fit(
+            resolved,
+            dataset.X[train_idx],
+            dataset.y[train_idx],
+            dataset.class_names,
+            dataset.X[val_idx] if val_idx.size else None,
+            dataset.y[val_idx] if val_idx.size else None,
+            progress,
+            history,
+        )
+    except TrainingError as exc:
+        # Like a failed Keras run: the folder records what happened and how far it got.
+        if history:
+            run.write_history(history)
+        run.write_metrics({
+            "kind": "scratch",
+            "status": "failed",
+            "stop_reason": str(exc),
+            "data": str(config.data),
+            "data_kind": dataset.kind,
+            "examples": {"train": int(train_idx.size), "val": int(val_idx.size)},
+            "layer_sizes": sizes,
+            "hidden_activation": config.activation,
+            "class_names": list(dataset.class_names),
+            "optimizer": config.optimizer,
+            "regularization": config.regularization,
+            "learning_rate": config.learning_rate,
+            "dtype": config.dtype,
+            "epochs": len(history),
+            "epochs_run": len(history),
+            "max_epochs": resolved.epochs,
+            "seed": config.seed,
+        })
+        raise TrainingError(f"{exc}. The run folder {run.path} records the failed run") from None
     run.write_history(result.history)
     result.network.save(run.network_path)
     final = {"loss": result.train_loss, "accuracy": result.train_accuracy}
@@ -332,6 +369,7 @@ def cross_validate(
     """
     dataset = _require_data(config)
     folds = stratified_folds(dataset.y, config.folds, config.seed)
+    config.check_network_size(dataset.X.shape[1], dataset.n_classes, dataset.y.size)
     started = time.perf_counter()
     accuracies = []
     for number, test_idx in enumerate(folds, start=1):
@@ -352,5 +390,9 @@ def gradcheck(
     lam: float = 1.0,
     seed: int = 0,
 ) -> GradientCheck:
-    """Backpropagation against central differences on a small random network."""
+    """Backpropagation against central differences on a small random network.
+
+    Raises:
+        ConfigError: bad layer sizes, activation, or a λ that is not finite and >= 0.
+    """
     return gradient_check(layer_sizes, activation, lam, seed=seed)

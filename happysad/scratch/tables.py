@@ -61,10 +61,42 @@ class Dataset:
     def __post_init__(self) -> None:
         if self.X.shape[0] == 0:
             raise DataError(f"{self.source}: no examples found")
+        check_features(self.X, self.source)
         if self.n_classes < 2:
             raise DataError(
                 f"{self.source}: only one class ({self.class_names[0]!r}); a classifier needs at least two"
             )
+
+
+def check_features(X: np.ndarray, source: str | Path) -> None:
+    """Raise a DataError naming the column unless every feature is finite and its range
+    (max - min, which the min-max scaling divides by) is a finite number too.
+
+    Example:
+        >>> check_features(np.array([[-1e308, 0.0], [1e308, 1.0]]), "t.csv")
+        Traceback (most recent call last):
+        ...
+        happysad.errors.DataError: t.csv, column 1: values from -1e+308 to 1e+308 span more than a float can hold; rescale the column (e.g. divide it by 1e10) or drop it
+    """
+    if X.size == 0:
+        return
+    with np.errstate(over="ignore", invalid="ignore"):
+        finite = np.isfinite(X)
+        if not finite.all():
+            row, column = (int(i) for i in np.argwhere(~finite)[0])
+            raise DataError(
+                f"{source}, column {column + 1}: example {row + 1} has the value {X[row, column]}, "
+                "not a finite number; fix or drop that example"
+            )
+        low, high = X.min(axis=0), X.max(axis=0)
+        span = high - low
+    bad = np.flatnonzero(~np.isfinite(span))
+    if bad.size:
+        column = int(bad[0])
+        raise DataError(
+            f"{source}, column {column + 1}: values from {low[column]:g} to {high[column]:g} span "
+            "more than a float can hold; rescale the column (e.g. divide it by 1e10) or drop it"
+        )
 
 
 def _class_name(value: float) -> str:
@@ -90,12 +122,23 @@ def encode_labels(values: Sequence) -> tuple[np.ndarray, list[str]]:
         numbers = np.array([float(v) for v in values], dtype=np.float64)
     except (TypeError, ValueError):
         numbers = None
-    if numbers is not None and np.all(np.isfinite(numbers)):
+    for v in values:  # NaN would become a class of its own ('nan' != 'nan' for np.unique)
+        if _non_finite_number(v):
+            raise DataError(f"class label {v!r} is not a finite number; every example needs a class")
+    if numbers is not None:
         unique, indices = np.unique(numbers, return_inverse=True)
         return indices.astype(np.int64), [_class_name(u) for u in unique]
     texts = [str(v).strip() for v in values]
     unique_texts, indices = np.unique(np.array(texts), return_inverse=True)
     return indices.astype(np.int64), [str(u) for u in unique_texts]
+
+
+def _non_finite_number(value) -> bool:
+    """Whether ``value`` reads as a number that is NaN or infinite ("nan", "inf", ...)."""
+    try:
+        return not math.isfinite(float(value))
+    except (TypeError, ValueError, OverflowError):
+        return False
 
 
 def _is_number(text: str) -> bool:
@@ -167,7 +210,18 @@ def load_table(path: str | Path) -> Dataset:
         X = None
     if X is None or not np.all(np.isfinite(X)):
         _raise_bad_cell(path, features, line_numbers)
-    y, class_names = encode_labels([row[-1] for row in rows])
+    labels = [row[-1] for row in rows]
+    for label, number in zip(labels, line_numbers):
+        if label == "":
+            raise DataError(
+                f"{path}, line {number}: the class label (last column) is empty; fill it in or drop the row"
+            )
+        if _non_finite_number(label):
+            raise DataError(
+                f"{path}, line {number}: the class label {label!r} is not a finite number; "
+                "fill in the class or drop the row"
+            )
+    y, class_names = encode_labels(labels)
     return Dataset(X, y, class_names, str(path), "table")
 
 
@@ -198,16 +252,16 @@ def load_mat(path: str | Path) -> Dataset:
 
     path = Path(path)
     _require_file(path, "data file")
+    if _is_hdf5(path):  # v7.3, or HDF5 written by h5py: scipy says 'version 0, 0'
+        raise DataError(f"{path} is a MATLAB v7.3 (HDF5) file, which cannot be read here; {MAT_ADVICE}")
     try:
         contents = loadmat(str(path))
     except NotImplementedError:
-        raise DataError(
-            f"{path} is a MATLAB v7.3 (HDF5) file; save it with -v7 (save('f.mat', 'X', 'y', '-v7'))"
-        ) from None
+        raise DataError(f"{path} is a MATLAB v7.3 (HDF5) file, which cannot be read here; {MAT_ADVICE}") from None
     # A damaged file fails inside scipy with many exception types (MatReadError,
     # ValueError, IndexError, ...): all mean 'not a readable .mat file'.
     except Exception as exc:  # noqa: BLE001
-        raise DataError(f"{path} is not a readable .mat file: {exc}") from None
+        raise DataError(f"{path} is not a readable .mat file ({exc}); {MAT_ADVICE}") from None
     found = sorted(k for k in contents if not k.startswith("__"))
     missing = [k for k in ("X", "y") if k not in contents]
     if missing:
@@ -219,14 +273,37 @@ def load_mat(path: str | Path) -> Dataset:
     if X.ndim != 2 or X.dtype.kind not in "biuf":
         raise DataError(f"{path}: X must be a numeric matrix (m x n), got {X.dtype} of shape {X.shape}")
     X = X.astype(np.float64)
-    if not np.all(np.isfinite(X)):
-        raise DataError(f"{path}: X holds NaN or infinite values")
+    check_features(X, f"{path}: X")
     if y.size != X.shape[0] or y.dtype.kind not in "biuf":
         raise DataError(
             f"{path}: y must hold one numeric label per row of X ({X.shape[0]}), got {y.dtype} of shape {y.shape}"
         )
-    indices, class_names = encode_labels(y.ravel().astype(np.float64))
+    labels = y.ravel().astype(np.float64)
+    non_finite = np.flatnonzero(~np.isfinite(labels))
+    if non_finite.size:
+        raise DataError(
+            f"{path}: label {int(non_finite[0]) + 1} of y is {labels[non_finite[0]]}, not a finite "
+            "number; every example needs a class"
+        )
+    indices, class_names = encode_labels(labels)
     return Dataset(X, indices, class_names, str(path), "mat")
+
+
+MAT_ADVICE = "save it with MATLAB's -v7 (or older) format, save('f.mat', 'X', 'y', '-v7'), or export X and y to CSV"
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def _is_hdf5(path: Path) -> bool:
+    """Whether ``path`` is an HDF5 file (the superblock sits at 0, 512, 1024, 2048, ...)."""
+    try:
+        with path.open("rb") as f:
+            for offset in (0, 512, 1024, 2048):
+                f.seek(offset)
+                if f.read(len(_HDF5_SIGNATURE)) == _HDF5_SIGNATURE:
+                    return True
+    except OSError:
+        return False
+    return False
 
 
 def load_image_dataset(source: str | Path, image_size: int = 20) -> Dataset:
