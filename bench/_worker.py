@@ -69,9 +69,9 @@ def epochs(side: str, data: str, n: int) -> dict:
             keep_freed_memory()
         keras.utils.set_random_seed(1)
         images = load_images(data, config.image_size)
-        model = build_model(config, len(images.class_names))
         batches = training_batches(images, config.batch_size, config.seed, 0, config.epochs,
                                    config.steps_per_epoch)
+        model = build_model(config, len(images.class_names), steps_per_epoch=batches.steps_per_epoch)
         model.fit(batches.dataset, steps_per_epoch=batches.steps_per_epoch, epochs=n + 1,
                   shuffle=False, verbose=0, callbacks=[timer.callback])
     return {"side": side, "warmup": timer.seconds[0], "seconds": timer.seconds[1:]}

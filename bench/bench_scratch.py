@@ -260,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
         "--threads", type=int, default=1,
         help="BLAS threads for both (default 1: these matrices are too small to split; 0: leave as is)",
     )
+    parser.add_argument("--json", action="store_true", help="also print the rows as one JSON line")
     args = parser.parse_args(argv)
     # Load every library that brings a thread pool (NumPy's and SciPy's OpenBLAS,
     # scikit-learn's OpenMP) before limiting: threadpoolctl only sees loaded ones.
@@ -280,6 +281,10 @@ def main(argv: list[str] | None = None) -> int:
     rows = measure(args.repeats)
     if rows:
         print(format_table(rows))
+        if args.json:
+            import json
+
+            print("RESULT " + json.dumps({"threads": pools, "rows": rows}, default=str))
     return 0
 
 

@@ -171,15 +171,18 @@ def bench_predict(run: Path, zip_path: Path, repeats: int) -> dict:
 
 
 def bench_scratch(repeats: int) -> list[dict] | None:
+    """bench/bench_scratch.py in its own process: one BLAS thread for both sides, and no
+    TensorFlow thread pools competing with them."""
     if not DIGITS.is_file():
         return None
-    sys.path.insert(0, str(HERE))
-    try:
-        import bench_scratch
-    except ImportError as exc:  # scikit-learn missing
-        print(f"  skipped: {exc} (pip install -e '.[bench]')")
+    proc = subprocess.run([sys.executable, str(HERE / "bench_scratch.py"), "--repeats",
+                           str(repeats), "--json"], capture_output=True, text=True)
+    lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
+    if proc.returncode != 0 or not lines:
+        print(f"  skipped: {proc.stderr.strip().splitlines()[-1:] or 'no result'} "
+              "(pip install -e '.[bench]')")
         return None
-    return bench_scratch.measure(repeats=repeats)
+    return json.loads(lines[0][len("RESULT "):])["rows"]
 
 
 # --------------------------------------------------------------------------------------

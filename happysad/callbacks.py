@@ -17,11 +17,14 @@ import math
 import operator
 import os
 import re
+import threading
 import time
 from pathlib import Path
 
+import numpy as np
+
 from .backend import load_keras
-from .errors import ConfigError
+from .errors import ConfigError, RunError
 
 keras = load_keras()
 
@@ -177,20 +180,30 @@ class EpochTimer(keras.callbacks.Callback):
         self.seconds.append(time.perf_counter() - self._start)
 
 
-_BACKUP_NAME = re.compile(r"^epoch-(\d+)\.weights\.h5$")
+_BACKUP_NAME = re.compile(r"^epoch-(\d+)\.npz$")
 
 
 class EpochBackup(keras.callbacks.Callback):
     """Keep the state of the last finished epoch, for resuming.
 
-    Unlike Keras's ``BackupAndRestore``, which writes the weights and then the epoch
-    number as two files (a kill between them leaves them out of step), each backup here
-    is one file named by its epoch, written to a temporary name and renamed into place:
-    whatever moment the process dies at, the newest complete file is a consistent state.
+    The state is every model weight and every optimizer variable (step count, RMSprop's
+    moving averages), copied at the end of the epoch and written by a background thread
+    while the next epoch trains: a 76 MB backup of the lab's network would otherwise
+    stall each epoch by about 0.2 s. Each backup is one file named by its epoch, written
+    under a temporary name and renamed into place, so whatever moment the process dies
+    at, the newest complete file is a consistent state. (Keras's ``BackupAndRestore``
+    writes weights and epoch number as two files, which a kill between them leaves out
+    of step, and it writes them in the training loop.)
 
     Args:
         backup_dir: the folder for the backups (created if missing).
         keep: how many of the newest backups to keep.
+
+    Example:
+        >>> backup = EpochBackup("runs/x/backup")
+        >>> model.fit(ds, epochs=15, callbacks=[backup])      # doctest: +SKIP
+        >>> epoch, path = EpochBackup.latest("runs/x/backup")  # doctest: +SKIP
+        >>> EpochBackup.restore(model, path)                   # doctest: +SKIP
     """
 
     def __init__(self, backup_dir: str | os.PathLike, keep: int = 1):
@@ -199,27 +212,71 @@ class EpochBackup(keras.callbacks.Callback):
             raise ValueError(f"keep must be at least 1, got {keep}")
         self.backup_dir = Path(backup_dir)
         self.keep = keep
+        self._writer: threading.Thread | None = None
+        self._error: BaseException | None = None
 
     def on_train_begin(self, logs=None):
+        self._writer, self._error = None, None
         # A backup cut short by a kill is only ever a temporary file: clear it away.
         if self.backup_dir.is_dir():
             for stale in self.backup_dir.glob(".tmp-*"):
                 stale.unlink(missing_ok=True)
 
     def on_epoch_end(self, epoch, logs=None):
-        self.backup_dir.mkdir(parents=True, exist_ok=True)
-        final = self.backup_dir / f"epoch-{epoch + 1:04d}.weights.h5"
-        tmp = self.backup_dir / f".tmp-{os.getpid()}-{final.name}"
-        self.model.save_weights(tmp)  # weights and optimizer state
-        os.replace(tmp, final)
-        for old in backups(self.backup_dir)[: -self.keep]:
-            old[1].unlink(missing_ok=True)
+        state = [v.numpy() for v in _state_variables(self.model)]  # a copy: training moves on
+        self.wait()
+        self._writer = threading.Thread(target=self._write, args=(epoch + 1, state),
+                                        name="happysad-backup")
+        self._writer.start()
+
+    def on_train_end(self, logs=None):
+        self.wait()
+
+    def wait(self) -> None:
+        """Block until the last backup is on disk; re-raise a failure to write it."""
+        if self._writer is not None:
+            self._writer.join()
+            self._writer = None
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+    def _write(self, epoch: int, state: list) -> None:
+        try:
+            self.backup_dir.mkdir(parents=True, exist_ok=True)
+            final = self.backup_dir / f"epoch-{epoch:04d}.npz"
+            tmp = self.backup_dir / f".tmp-{os.getpid()}-{final.name}"
+            with open(tmp, "wb") as f:
+                np.savez(f, *state)
+            os.replace(tmp, final)
+            for _, old in backups(self.backup_dir)[: -self.keep]:
+                old.unlink(missing_ok=True)
+        except BaseException as exc:  # reported to the training thread by wait()
+            self._error = exc
 
     @staticmethod
     def latest(backup_dir: str | os.PathLike) -> tuple[int, Path | None]:
         """The newest complete backup as (epoch, path), or (0, None) if there is none."""
         found = backups(Path(backup_dir))
         return found[-1] if found else (0, None)
+
+    @staticmethod
+    def restore(model, path: str | os.PathLike) -> None:
+        """Load a backup into a model compiled as the one that wrote it."""
+        model.optimizer.build(model.trainable_variables)
+        variables = _state_variables(model)
+        with np.load(path) as data:
+            state = [data[f"arr_{i}"] for i in range(len(data.files))]
+        if len(state) != len(variables) or any(
+            tuple(a.shape) != tuple(v.shape) for a, v in zip(state, variables)
+        ):
+            raise RunError(f"backup {path} does not fit this model; start a new run")
+        for variable, value in zip(variables, state):
+            variable.assign(value)
+
+
+def _state_variables(model) -> list:
+    return list(model.weights) + list(model.optimizer.variables)
 
 
 def backups(backup_dir: Path) -> list[tuple[int, Path]]:

@@ -6,6 +6,7 @@ from its last finished epoch, with history files that continue rather than resta
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import signal
@@ -243,15 +244,15 @@ def _fit(config: TrainConfig, run: RunFolder, placement, train_set, val_set, inf
     progress = config.progress != "none"
     global_batch = config.batch_size * placement.replicas
     num_classes = len(info["class_names"])
-    model = build_model(config, num_classes, placement)
+    steps = config.steps_per_epoch or math.ceil(len(train_set) / global_batch)
+    model = build_model(config, num_classes, placement, steps)
     run.summary_path.write_text(summary_text(model), encoding="utf-8")
 
     first_epoch, rows = 0, []
     if resume is not None:
         first_epoch, backup = EpochBackup.latest(run.backup_dir)
         if backup is not None:
-            model.optimizer.build(model.trainable_variables)
-            model.load_weights(backup)
+            EpochBackup.restore(model, backup)
             rows = [r for r in _existing_rows(run) if r["epoch"] <= first_epoch]
         if first_epoch >= config.epochs:
             raise RunError(f"run {run.path} already trained all {config.epochs} epochs")
@@ -296,7 +297,8 @@ def _fit(config: TrainConfig, run: RunFolder, placement, train_set, val_set, inf
     # which resume drops, never one too few.
     history_writer = HistoryWriter(run, rows, timer)
     fit_callbacks.append(history_writer)
-    fit_callbacks.append(EpochBackup(run.backup_dir))
+    backup = EpochBackup(run.backup_dir)
+    fit_callbacks.append(backup)
     if config.tensorboard:
         fit_callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run.path / "tensorboard")))
     fit_callbacks.extend(extra)
@@ -316,6 +318,8 @@ def _fit(config: TrainConfig, run: RunFolder, placement, train_set, val_set, inf
             )
     except KeyboardInterrupt:
         status, reason = INTERRUPTED, "interrupted (Ctrl-C or SIGTERM)"
+    finally:
+        backup.wait()  # the last finished epoch's backup, on disk before we report it
     history_rows = history_writer.rows
     epochs_run = history_rows[-1]["epoch"] if history_rows else first_epoch
 
@@ -366,16 +370,21 @@ def _fit(config: TrainConfig, run: RunFolder, placement, train_set, val_set, inf
     return TrainResult(run, status, reason, epochs_run, final, metrics, placement.is_chief)
 
 
-def build_model(config: TrainConfig, num_classes: int, placement=None):
-    """The compiled model exactly as ``train`` builds it, speed-ups included."""
+def build_model(config: TrainConfig, num_classes: int, placement=None, steps_per_epoch: int = 1):
+    """The compiled model exactly as ``train`` builds it, speed-ups included.
+
+    With ``speedups``, a whole epoch's steps run in one call into the compiled graph
+    (Keras's ``steps_per_execution``): the same steps, less per-step Python overhead.
+    """
     from .model import make_model
 
     if placement is None:
         from .distribute import make_placement
 
         placement = make_placement("default")
+    per_call = steps_per_epoch if config.speedups else 1
     with placement.strategy.scope():
-        model = make_model(config, num_classes)
+        model = make_model(config, num_classes, steps_per_execution=per_call)
     if config.speedups and placement.name == "default" and not config.jit_compile:
         from .speed import fuse_rmsprop
 

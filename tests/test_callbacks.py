@@ -77,7 +77,25 @@ def test_history_writer_and_backup(tmp_path):
     _model().fit(X, Y, epochs=3, initial_epoch=1, verbose=0, callbacks=[writer, backup])
     assert run.history()["epoch"] == [1, 2, 3]
     assert EpochBackup.latest(tmp_path / "backup")[0] == 3
-    assert [p.name for p in (tmp_path / "backup").iterdir()] == ["epoch-0003.weights.h5"]
+    assert [p.name for p in (tmp_path / "backup").iterdir()] == ["epoch-0003.npz"]
     assert EpochBackup.latest(tmp_path / "none") == (0, None)
     with pytest.raises(ValueError, match="keep must be at least 1"):
         EpochBackup(tmp_path, keep=0)
+
+
+def test_backup_restores_weights_and_optimizer_state_and_refuses_other_models(tmp_path):
+    from happysad.errors import RunError
+
+    model = _model()
+    model.fit(X, Y, epochs=2, verbose=0, callbacks=[EpochBackup(tmp_path / "b")])
+    epoch, path = EpochBackup.latest(tmp_path / "b")
+    assert epoch == 2
+    fresh = _model()
+    EpochBackup.restore(fresh, path)
+    for a, b in zip(model.weights + model.optimizer.variables,
+                    fresh.weights + fresh.optimizer.variables):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    other = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3), keras.layers.Dense(1)])
+    other.compile(keras.optimizers.RMSprop(0.05), "binary_crossentropy")
+    with pytest.raises(RunError, match="does not fit this model"):
+        EpochBackup.restore(other, path)
