@@ -287,24 +287,31 @@ def render(report: dict) -> str:
 
 NOTES = """## What was tried, and what limits it
 
-Profile of one training step before any change (`bench/profile_step.py`, batch 10): about
-310 ms, of which the RMSprop update of the 9.5M-parameter Dense kernel was ~95 ms and the
-Dense layer's backward pass ~65 ms; the convolutions' forward and backward about 110 ms; the
-data pipeline is a small share.
+Profile of one training step before any change (`python bench/profile_step.py --stock`,
+batch 10, quiet machine): ~190 ms, of which the RMSprop update of the 9.5M-parameter Dense
+kernel ~73 ms, the Dense layer's forward and backward ~38 ms, the three convolutions ~80 ms,
+the max-pooling gradients ~27 ms. On a busy machine the same step took ~310 ms, a third of
+it page faults on freshly allocated 38 MB buffers. With the speed-ups
+(`python bench/profile_step.py`): ~140 ms, the update ~11 ms.
 
-| change | kept? | why |
+| change | kept? | measured effect |
 | --- | --- | --- |
-| decode and resize each image once, keep the tensors in memory, prefetch | yes | removes the per-epoch PNG decoding of `flow_from_directory` |
-| reuse freed memory (glibc `mallopt`: no `mmap` for large blocks, no trimming) | yes | each step allocated fresh 38 MB buffers that were page-faulted in again; ~1.4x on the step |
-| fuse RMSprop's update of large variables into one XLA kernel | yes | Keras's update is a chain of element-wise passes over 38 MB; one pass instead (~95 ms to ~15 ms) |
-| XLA for the whole train step (`jit_compile: true`) | no (option) | fuses the update too, but XLA's CPU convolutions are about 2x slower than oneDNN's; see the table |
-| thread pools: inter-op 1, or intra-op 1 | no | TensorFlow's defaults (both = cores) were fastest on 2 cores |
+| decode and resize each image once, keep the tensors in memory, prefetch | yes | part of the `speedups: false` row: 1.75x over lab-style |
+| fuse RMSprop's update of large variables into one XLA kernel (`happysad/speed.py`) | yes | update 73 ms -> 11 ms per step; same weights to 1e-5 (tested) |
+| reuse freed memory (glibc `mallopt`: no `mmap` for large blocks, no trimming) | yes | removes the per-step page faults (~90 ms a step on a busy machine); costs peak RSS (section 6) |
+| one graph call per epoch (`steps_per_execution` = steps per epoch) | yes | ~135 -> ~111 ms a step: Keras's per-step Python work |
+| write the epoch backup (76 MB: weights and optimizer state) from a background thread | yes | the backup cost ~0.23 s an epoch in the training loop |
+| XLA for the whole train step (`jit_compile: true`) | no (option) | fuses the update too, but XLA's CPU convolutions are ~2x slower than oneDNN's: the slowest row above |
+| XLA for the Dense layer only, or for the pooling layers | no | 135 -> 180 and 205 ms a step |
+| thread pools: inter-op 1, or intra-op 1 | no | 117 ms (defaults) vs 150-200 ms |
 | another Keras backend (JAX 0.10 on CPU) | no | no faster per step here, and a second 600 MB framework to install |
 
 What limits it now: the convolutions' backward passes and the max-pooling gradients (oneDNN
-on 2 cores, batch 10: small, memory-bound kernels), then the Dense layer's input gradient
-and Keras's per-step overhead. The fraction of peak stays low because a batch of 10
-150x150 images gives each core little arithmetic per byte moved.
+on 2 cores, batch 10: small, memory-bound kernels that reach a few GFLOP/s), then the Dense
+layer's input gradient (a 38 MB matrix read per step). The fraction of peak stays low because
+a batch of 10 150x150 images gives each core little arithmetic per byte moved; raising the
+batch would raise it, but would change what is learned, which this work does not do.
+The time-to-threshold figure includes ~6 s of TensorFlow import on both sides.
 """
 
 
@@ -313,7 +320,14 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_ZIP, help="the happy-or-sad zip")
     parser.add_argument("--quick", action="store_true", help="fewer rounds")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "PERFORMANCE.md")
+    parser.add_argument("--render-only", action="store_true",
+                        help="rewrite the Markdown from the last run's JSON, measuring nothing")
     args = parser.parse_args()
+    if args.render_only:
+        report = json.loads(args.out.with_suffix(".json").read_text())
+        report["notes"] = NOTES
+        args.out.write_text(render(report), encoding="utf-8")
+        return
     if not args.data.is_file():
         sys.exit(f"error: dataset zip {args.data} not found; pass --data PATH")
     rounds = 2 if args.quick else 3
