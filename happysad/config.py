@@ -251,7 +251,7 @@ def save_config(config: Any, path: Path) -> None:
     """Write the resolved config as YAML, in field order, readable by ``load_config``."""
     import yaml
 
-    from .runs import atomic_write_text
+    from .files import atomic_write_text
 
     text = yaml.safe_dump(to_dict(config), sort_keys=False, default_flow_style=None)
     atomic_write_text(Path(path), text)

@@ -27,6 +27,7 @@ from typing import Iterator
 from urllib.parse import urlsplit
 
 from .errors import DownloadError
+from .files import probe_writable
 
 try:  # POSIX only; elsewhere concurrent fetches rely on the atomic rename alone.
     import fcntl
@@ -201,10 +202,7 @@ def _check_url(url: str) -> None:
 def _ensure_writable(folder: Path) -> None:
     """Create ``folder`` and prove a file can be written there, or raise DownloadError."""
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(dir=folder, prefix=".write-test-")
-        os.close(fd)
-        os.unlink(probe)
+        probe_writable(folder)
     except OSError as exc:
         raise DownloadError(
             f"cannot write to the download cache {folder}: {exc.strerror or exc}; "

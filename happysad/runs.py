@@ -22,12 +22,12 @@ import io
 import json
 import math
 import os
-import tempfile
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from .errors import RunError
+from .files import atomic_write_text, probe_writable
 
 CONFIG_FILE = "config.yaml"
 HISTORY_CSV = "history.csv"
@@ -37,26 +37,6 @@ MODEL_FILE = "model.keras"
 NETWORK_FILE = "network.npz"
 SUMMARY_FILE = "summary.txt"
 BACKUP_DIR = "backup"
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that a reader never sees half a file."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _json_default(value: Any) -> Any:
@@ -80,10 +60,7 @@ def check_writable(directory: Path) -> None:
     """Raise RunError unless files can be created in ``directory`` (made if missing)."""
     directory = Path(directory)
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(dir=directory, prefix=".write-test-")
-        os.close(fd)
-        os.unlink(probe)
+        probe_writable(directory)
     except OSError as exc:
         raise RunError(
             f"cannot write run folders under {directory}: {exc.strerror or exc}; "

@@ -382,7 +382,8 @@ def build_model(config: TrainConfig, num_classes: int, placement=None, steps_per
         from .distribute import make_placement
 
         placement = make_placement("default")
-    per_call = steps_per_epoch if config.speedups else 1
+    # Several steps per call fail under tf.distribute strategies in Keras 3; one device only.
+    per_call = steps_per_epoch if config.speedups and placement.name == "default" else 1
     with placement.strategy.scope():
         model = make_model(config, num_classes, steps_per_execution=per_call)
     if config.speedups and placement.name == "default" and not config.jit_compile:
