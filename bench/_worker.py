@@ -4,6 +4,8 @@ Each side gets a fresh process, so that process-wide settings of one side (threa
 the allocator setting of ``happysad.speed``) cannot leak into the other.
 
     python bench/_worker.py epochs SIDE ZIP N     -> per-epoch seconds of N epochs (after 1 warm-up)
+                                                     (happysad sides: the whole of train(): history,
+                                                     backup and all)
     python bench/_worker.py threshold SIDE ZIP RUNS_DIR -> seconds from start to the threshold stop
 
 SIDE is one of: happysad, happysad-nospeedups, happysad-xla, lab. Prints one JSON line.
@@ -31,21 +33,31 @@ def _happysad_config(side: str, data: str, **extra):
 
 
 class _Timer:
+    """Seconds between consecutive epoch ends: everything an epoch costs, callbacks included.
+
+    Added as the last callback, so the time of the callbacks before it (history, backup)
+    falls inside the epoch that ran them.
+    """
+
     def __init__(self, keras):
         outer = self
 
         class T(keras.callbacks.Callback):
-            def on_epoch_begin(self, epoch, logs=None):
-                outer.start = time.perf_counter()
+            def on_train_begin(self, logs=None):
+                outer.last = time.perf_counter()
 
             def on_epoch_end(self, epoch, logs=None):
-                outer.seconds.append(time.perf_counter() - outer.start)
+                now = time.perf_counter()
+                outer.seconds.append(now - outer.last)
+                outer.last = now
 
         self.seconds: list[float] = []
+        self.last = 0.0
         self.callback = T()
 
 
 def epochs(side: str, data: str, n: int) -> dict:
+    """N epochs after a warm-up one: the lab's loop, or the whole of ``happysad train``."""
     from happysad.backend import load_keras
 
     keras = load_keras()
@@ -59,21 +71,13 @@ def epochs(side: str, data: str, n: int) -> dict:
         model, generator = lab_model(), lab_generator(prepare_data(data))
         model.fit(generator, steps_per_epoch=8, epochs=n + 1, verbose=0, callbacks=[timer.callback])
     else:
-        from happysad.dataset import training_batches
-        from happysad.images import load_images
-        from happysad.speed import keep_freed_memory
-        from happysad.train import build_model
+        import tempfile
 
-        config = _happysad_config(side, data, epochs=n + 1)
-        if config.speedups:
-            keep_freed_memory()
-        keras.utils.set_random_seed(1)
-        images = load_images(data, config.image_size)
-        batches = training_batches(images, config.batch_size, config.seed, 0, config.epochs,
-                                   config.steps_per_epoch)
-        model = build_model(config, len(images.class_names), steps_per_epoch=batches.steps_per_epoch)
-        model.fit(batches.dataset, steps_per_epoch=batches.steps_per_epoch, epochs=n + 1,
-                  shuffle=False, verbose=0, callbacks=[timer.callback])
+        from happysad.train import train
+
+        with tempfile.TemporaryDirectory() as runs:
+            config = _happysad_config(side, data, epochs=n + 1, threshold=None, runs_dir=runs)
+            train(config, echo=lambda s: None, callbacks=[timer.callback])
     return {"side": side, "warmup": timer.seconds[0], "seconds": timer.seconds[1:]}
 
 

@@ -5,7 +5,7 @@
 - ``HistoryWriter``: write history.csv/json after every epoch, so an interrupted run keeps
   what it learned and a resumed one continues the same files.
 - ``EpochBackup``: keep the weights and optimizer state of the last finished epoch,
-  written atomically, so that a run killed at any moment resumes from it.
+  written so that a run killed at any moment resumes from it.
 - ``EpochTimer``: wall seconds per epoch, for metrics.json and the benchmark.
 
 Keras is imported when this module is, so only training code imports it.
@@ -13,10 +13,10 @@ Keras is imported when this module is, so only training code imports it.
 
 from __future__ import annotations
 
+import json
 import math
 import operator
 import os
-import re
 import threading
 import time
 from pathlib import Path
@@ -180,50 +180,52 @@ class EpochTimer(keras.callbacks.Callback):
         self.seconds.append(time.perf_counter() - self._start)
 
 
-_BACKUP_NAME = re.compile(r"^epoch-(\d+)\.npz$")
-
-
 class EpochBackup(keras.callbacks.Callback):
     """Keep the state of the last finished epoch, for resuming.
 
     The state is every model weight and every optimizer variable (step count, RMSprop's
-    moving averages), copied at the end of the epoch and written by a background thread
-    while the next epoch trains: a 76 MB backup of the lab's network would otherwise
-    stall each epoch by about 0.2 s. Each backup is one file named by its epoch, written
-    under a temporary name and renamed into place, so whatever moment the process dies
-    at, the newest complete file is a consistent state. (Keras's ``BackupAndRestore``
-    writes weights and epoch number as two files, which a kill between them leaves out
-    of step, and it writes them in the training loop.)
+    moving averages). At the end of each epoch it is snapshotted and written by a
+    background thread while the next epoch trains. The backup folder holds two state
+    files used in turn and a small manifest, ``latest.json``, that names the one holding
+    the newest complete epoch::
+
+        state-0.bin, state-1.bin   raw bytes of every array, in order
+        latest.json                epoch, file, array shapes and dtypes
+
+    A write always goes to the file the manifest does not name, is flushed to disk, and
+    only then does a new manifest replace the old one (atomically). So whatever moment
+    the process dies at (Ctrl-C, SIGKILL, power loss), the manifest names a consistent
+    state. Rewriting a file in place reuses its pages: for the lab's 76 MB of state that
+    is a memory copy, where a new file per epoch (or Keras's ``BackupAndRestore``, which
+    also writes weights and epoch number as two files a kill can leave out of step)
+    costs several times more and slows the training running beside it.
 
     Args:
         backup_dir: the folder for the backups (created if missing).
-        keep: how many of the newest backups to keep.
 
     Example:
         >>> backup = EpochBackup("runs/x/backup")
         >>> model.fit(ds, epochs=15, callbacks=[backup])      # doctest: +SKIP
-        >>> epoch, path = EpochBackup.latest("runs/x/backup")  # doctest: +SKIP
-        >>> EpochBackup.restore(model, path)                   # doctest: +SKIP
+        >>> epoch, manifest = EpochBackup.latest("runs/x/backup")  # doctest: +SKIP
+        >>> EpochBackup.restore(model, manifest)                   # doctest: +SKIP
     """
 
-    def __init__(self, backup_dir: str | os.PathLike, keep: int = 1):
+    def __init__(self, backup_dir: str | os.PathLike):
         super().__init__()
-        if keep < 1:
-            raise ValueError(f"keep must be at least 1, got {keep}")
         self.backup_dir = Path(backup_dir)
-        self.keep = keep
         self._writer: threading.Thread | None = None
         self._error: BaseException | None = None
 
     def on_train_begin(self, logs=None):
         self._writer, self._error = None, None
-        # A backup cut short by a kill is only ever a temporary file: clear it away.
+        # A manifest cut short by a kill is only ever a temporary file: clear it away.
         if self.backup_dir.is_dir():
             for stale in self.backup_dir.glob(".tmp-*"):
                 stale.unlink(missing_ok=True)
 
     def on_epoch_end(self, epoch, logs=None):
-        state = [v.numpy() for v in _state_variables(self.model)]  # a copy: training moves on
+        # A snapshot: TensorFlow copies a variable on write while a read of it is alive.
+        state = [np.asarray(v.numpy()) for v in _state_variables(self.model)]
         self.wait()
         self._writer = threading.Thread(target=self._write, args=(epoch + 1, state),
                                         name="happysad-backup")
@@ -244,48 +246,125 @@ class EpochBackup(keras.callbacks.Callback):
     def _write(self, epoch: int, state: list) -> None:
         try:
             self.backup_dir.mkdir(parents=True, exist_ok=True)
-            final = self.backup_dir / f"epoch-{epoch:04d}.npz"
-            tmp = self.backup_dir / f".tmp-{os.getpid()}-{final.name}"
-            with open(tmp, "wb") as f:
-                np.savez(f, *state)
-            os.replace(tmp, final)
-            for _, old in backups(self.backup_dir)[: -self.keep]:
-                old.unlink(missing_ok=True)
+            manifest = _read_manifest(self.backup_dir, strict=False)
+            in_use = manifest["file"] if manifest else None
+            name = _STATE_FILES[1] if in_use == _STATE_FILES[0] else _STATE_FILES[0]
+            # (Not ascontiguousarray: it turns the 0-d step counter into shape (1,).)
+            arrays = [a if a.flags.c_contiguous else a.copy(order="C") for a in state]
+            total = sum(a.nbytes for a in arrays)
+            path = self.backup_dir / name
+            # In place when the size fits (the pages are reused), else a fresh file.
+            mode = "r+b" if path.is_file() and path.stat().st_size == total else "wb"
+            with open(path, mode) as f:
+                for a in arrays:
+                    f.write(memoryview(a).cast("B"))
+                f.flush()
+                os.fsync(f.fileno())
+            _write_manifest(self.backup_dir, {
+                "format": _BACKUP_FORMAT, "epoch": epoch, "file": name, "bytes": total,
+                "arrays": [[list(a.shape), a.dtype.str] for a in arrays],
+            })
         except BaseException as exc:  # reported to the training thread by wait()
             self._error = exc
 
     @staticmethod
     def latest(backup_dir: str | os.PathLike) -> tuple[int, Path | None]:
-        """The newest complete backup as (epoch, path), or (0, None) if there is none."""
-        found = backups(Path(backup_dir))
-        return found[-1] if found else (0, None)
+        """The newest complete backup as (epoch, manifest path), or (0, None) if none.
+
+        Raises:
+            RunError: the manifest is damaged.
+        """
+        manifest = _read_manifest(Path(backup_dir), strict=True)
+        if manifest is None:
+            return 0, None
+        return manifest["epoch"], Path(backup_dir) / _MANIFEST
 
     @staticmethod
-    def restore(model, path: str | os.PathLike) -> None:
+    def restore(model, manifest_path: str | os.PathLike) -> None:
         """Load a backup into a model compiled as the one that wrote it."""
+        manifest_path = Path(manifest_path)
+        manifest = _read_manifest(manifest_path.parent, strict=True)
+        if manifest is None:
+            raise RunError(f"no backup in {manifest_path.parent}; start a new run")
         model.optimizer.build(model.trainable_variables)
         variables = _state_variables(model)
-        with np.load(path) as data:
-            state = [data[f"arr_{i}"] for i in range(len(data.files))]
-        if len(state) != len(variables) or any(
-            tuple(a.shape) != tuple(v.shape) for a, v in zip(state, variables)
+        specs = manifest["arrays"]
+        if len(specs) != len(variables) or any(
+            tuple(shape) != tuple(v.shape) for (shape, _), v in zip(specs, variables)
         ):
-            raise RunError(f"backup {path} does not fit this model; start a new run")
-        for variable, value in zip(variables, state):
-            variable.assign(value)
+            raise RunError(f"backup {manifest_path.parent} does not fit this model; start a new run")
+        path = manifest_path.parent / manifest["file"]
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise RunError(f"cannot read backup {path}: {exc.strerror or exc}; start a new run") from None
+        if len(data) != manifest["bytes"]:
+            raise RunError(f"backup {path} is damaged ({len(data):,} bytes, expected "
+                           f"{manifest['bytes']:,}); start a new run")
+        offset = 0
+        for variable, (shape, dtype) in zip(variables, specs):
+            count = math.prod(shape)
+            value = np.frombuffer(data, dtype=np.dtype(dtype), count=count, offset=offset)
+            offset += value.nbytes
+            variable.assign(value.reshape(shape))
+
+
+_BACKUP_FORMAT = "happysad-epoch-backup-1"
+_MANIFEST = "latest.json"
+_STATE_FILES = ("state-0.bin", "state-1.bin")
+
+
+def _write_manifest(backup_dir: Path, manifest: dict) -> None:
+    """Replace ``latest.json`` atomically and durably (after the state file it names)."""
+    final = backup_dir / _MANIFEST
+    tmp = backup_dir / f".tmp-{os.getpid()}-{_MANIFEST}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(manifest, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, final)
+    try:  # make the rename itself durable; not every platform can open a folder
+        fd = os.open(backup_dir, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _read_manifest(backup_dir: Path, strict: bool) -> dict | None:
+    """The manifest, or None if there is none; a damaged one raises RunError if ``strict``
+    (resuming), else counts as none (the writer then starts over with state-0)."""
+    path = backup_dir / _MANIFEST
+    if not path.is_file():
+        return None
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        ok = (
+            manifest.get("format") == _BACKUP_FORMAT
+            and isinstance(manifest.get("epoch"), int) and manifest["epoch"] >= 1
+            and manifest.get("file") in _STATE_FILES
+            and isinstance(manifest.get("bytes"), int)
+            and all(isinstance(shape, list) and all(isinstance(n, int) and n >= 0 for n in shape)
+                    and isinstance(dtype, str) for shape, dtype in manifest.get("arrays", []))
+        )
+        if ok:
+            for _, dtype in manifest["arrays"]:
+                np.dtype(dtype)
+    except (OSError, ValueError, TypeError, AttributeError) as exc:
+        ok, why = False, str(exc)
+    else:
+        why = "unexpected contents"
+    if ok:
+        return manifest
+    if strict:
+        raise RunError(f"the backup manifest {path} is damaged ({why}); the run cannot be "
+                       "resumed: start a new run")
+    return None
 
 
 def _state_variables(model) -> list:
     return list(model.weights) + list(model.optimizer.variables)
-
-
-def backups(backup_dir: Path) -> list[tuple[int, Path]]:
-    """Complete backups in ``backup_dir`` as (epoch, path), oldest first."""
-    if not backup_dir.is_dir():
-        return []
-    found = []
-    for path in backup_dir.iterdir():
-        match = _BACKUP_NAME.match(path.name)
-        if match:
-            found.append((int(match.group(1)), path))
-    return sorted(found)

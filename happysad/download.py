@@ -361,10 +361,17 @@ def _download_once(
                 raise _Retryable(f"download of {url} was cut short: got {done} of {total} bytes")
             bar.close(done)
             if got != sha256:
-                raise DownloadError(
-                    f"checksum mismatch for {url}: expected sha256 {sha256}, got {got}; "
+                from .config import DEFAULT_SHA256, DEFAULT_URL
+
+                why = (
+                    "the default checksum pins the lab's dataset only: pass this file's own "
+                    "--sha256 (sha256sum prints it)"
+                    if sha256 == DEFAULT_SHA256 and url != DEFAULT_URL else
                     "the file was corrupted in transit or changed on the server. Try again; "
                     "if the new file is trusted, pass its sha256 instead"
+                )
+                raise DownloadError(
+                    f"checksum mismatch for {url}: expected sha256 {sha256}, got {got}; {why}"
                 )
             return tmp
         except BaseException:  # includes KeyboardInterrupt: never leave a .part behind
@@ -436,7 +443,8 @@ def _download_with_retries(
                 time.sleep(delay)
     tries = f"{retries + 1} attempts" if retries else "1 attempt"
     raise DownloadError(
-        f"{last} (gave up after {tries}); check your network connection and try again later"
+        f"{last} (gave up after {tries}); check your network connection and try again "
+        "later, or fetch the zip from a mirror with --url URL --sha256 HEX"
     )
 
 

@@ -94,16 +94,26 @@ def _evaluation_images(trained: TrainedRun, data: str | None):
     from .images import load_images
 
     config = trained.config
+
+    def locate_runs_own(path):
+        try:
+            return locate_data(path, config.url, config.sha256, progress=False)
+        except DataError:
+            raise DataError(
+                f"the data this run was trained on ({path}) is no longer there; pass "
+                "--data PATH to evaluate on a zip or folder with the same classes"
+            ) from None
+
     if data is not None:
         source = locate_data(data, config.url, config.sha256, progress=False)
         images = load_images(source, config.image_size, "rgb", config.skip_bad_images)
         check_same_classes(trained, images.class_names, source)
         return images, f"all images of {source}"
     if config.val_data:
-        source = locate_data(config.val_data, config.url, config.sha256, progress=False)
+        source = locate_runs_own(config.val_data)
         images = load_images(source, config.image_size, "rgb", config.skip_bad_images)
         return images, f"the run's validation data {source}"
-    source = locate_data(config.data, config.url, config.sha256, progress=False)
+    source = locate_runs_own(config.data)
     images = load_images(source, config.image_size, "rgb", config.skip_bad_images)
     check_same_classes(trained, images.class_names, source)
     if config.val_split > 0:

@@ -50,6 +50,17 @@ class TrainedRun:
         return out
 
 
+def check_run(run_path: str | os.PathLike) -> RunFolder:
+    """The cheap checks of ``load_run`` (no TensorFlow): a finished Keras run folder."""
+    run = RunFolder(run_path).require()
+    if run.network_path.is_file() and not run.model_path.is_file():
+        raise RunError(
+            f"{run.path} is a from-scratch (NumPy) run: evaluate, predict and export take Keras "
+            "runs from 'happysad train'; its accuracy is in metrics.json ('happysad runs')"
+        )
+    return run.require(MODEL_FILE, METRICS_FILE)
+
+
 def load_run(run_path: str | os.PathLike) -> TrainedRun:
     """Load a finished Keras run folder.
 
@@ -58,13 +69,7 @@ def load_run(run_path: str | os.PathLike) -> TrainedRun:
     """
     from .backend import load_keras
 
-    run = RunFolder(run_path).require()
-    if run.network_path.is_file() and not run.model_path.is_file():
-        raise RunError(
-            f"{run.path} is a from-scratch (NumPy) run: evaluate, predict and export take Keras "
-            "runs from 'happysad train'; its accuracy is in metrics.json ('happysad runs')"
-        )
-    run.require(MODEL_FILE, METRICS_FILE)
+    run = check_run(run_path)
     metrics = run.metrics()
     class_names = metrics.get("class_names")
     if not isinstance(class_names, list) or len(class_names) < 2:

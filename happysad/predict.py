@@ -14,7 +14,7 @@ import numpy as np
 
 from .errors import DataError
 from .images import is_image_file, load_image
-from .inference import load_run
+from .inference import check_run, load_run
 
 
 def expand_inputs(inputs: list[str]) -> list[Path]:
@@ -70,7 +70,8 @@ def predict(run_path: str | os.PathLike, inputs: list[str], threshold: float = 0
         raise DataError(f"threshold must be between 0 and 1, got {threshold}")
     if batch_size < 1:
         raise DataError(f"batch size must be at least 1, got {batch_size}")
-    files = expand_inputs(inputs)  # before the slow model load: bad paths fail fast
+    check_run(run_path)  # the run, then the images, then the slow model load
+    files = expand_inputs(inputs)
     trained = load_run(run_path)
     size = trained.config.image_size
     x = np.stack([load_image(f, size, "rgb") for f in files])

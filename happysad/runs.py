@@ -9,7 +9,7 @@ A run folder holds::
     model.keras     the trained Keras model        (Keras runs)
     network.npz     the trained NumPy network      (scratch runs)
     summary.txt     the model summary
-    backup/         Keras's BackupAndRestore state while a run is unfinished
+    backup/         the last finished epoch's state while a run is unfinished
 
 Readers (plot, evaluate, predict, runs) go through ``RunFolder`` so that none of them
 hard-codes a file name.
@@ -88,10 +88,7 @@ def create_run_dir(runs_dir: Path, name: str | None = None) -> Path:
         try:
             path.mkdir()
         except FileExistsError:
-            raise RunError(
-                f"run folder {path} already exists; pick another --name "
-                f"or continue it with --resume {path}"
-            ) from None
+            raise name_taken(path) from None
         return path
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     for i in range(1000):
@@ -102,6 +99,18 @@ def create_run_dir(runs_dir: Path, name: str | None = None) -> Path:
         except FileExistsError:
             continue
     raise RunError(f"could not find a free run folder name under {runs_dir}")
+
+
+def name_taken(path: Path) -> RunError:
+    """The error for a run name in use; resuming is suggested only where it would work."""
+    status = None
+    try:
+        status = RunFolder(path).metrics().get("status") if (path / METRICS_FILE).is_file() else None
+    except RunError:
+        pass
+    resumable = (path / CONFIG_FILE).is_file() and status not in ("finished", "failed")
+    hint = f" or continue it with --resume {path}" if resumable else ""
+    return RunError(f"run folder {path} already exists; pick another --name{hint}")
 
 
 class RunFolder:
@@ -277,10 +286,13 @@ def summarize_runs(runs_dir: Path) -> list[dict[str, Any]]:
                 val_accuracy=final.get("val_accuracy", metrics.get("val_accuracy")),
                 stop_reason=metrics.get("stop_reason", ""),
             )
-        else:
+        else:  # killed outright (or still training): what the history says so far
             try:
-                row["epochs"] = len(run.history_rows())
+                epochs = run.history_rows()
             except RunError:
-                row["epochs"] = 0
+                epochs = []
+            last = epochs[-1] if epochs else {}
+            row.update(epochs=len(epochs), accuracy=last.get("accuracy"),
+                       val_accuracy=last.get("val_accuracy"))
         rows.append(row)
     return rows

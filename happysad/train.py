@@ -6,6 +6,7 @@ from its last finished epoch, with history files that continue rather than resta
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import platform
@@ -21,7 +22,7 @@ from . import __version__
 from .backend import load_keras
 from .config import TrainConfig, build_config, parse_stop_when, save_config
 from .errors import ConfigError, DataError, RunError, TrainingError
-from .runs import RunFolder, check_writable, create_run_dir
+from .runs import RunFolder, check_writable, create_run_dir, name_taken
 
 Echo = Callable[[str], None]
 
@@ -179,16 +180,16 @@ def train(config: TrainConfig, *, resume: str | os.PathLike | None = None,
     """
     started = time.time()
     progress = config.progress != "none"
+    # Data paths as absolute ones, so the saved config finds the data from any folder.
+    config = dataclasses.replace(config, data=_absolute(config.data),
+                                 val_data=_absolute(config.val_data))
 
     # Everything that can be checked without TensorFlow is checked before it loads.
     runs_dir = Path(config.runs_dir)
     if resume is None:
         check_writable(runs_dir)
         if config.name is not None and (runs_dir / config.name).exists():
-            raise RunError(
-                f"run folder {runs_dir / config.name} already exists; pick another --name "
-                f"or continue it with --resume {runs_dir / config.name}"
-            )
+            raise name_taken(runs_dir / config.name)
     if config.tensorboard:
         import importlib.util
 
@@ -221,8 +222,8 @@ def train(config: TrainConfig, *, resume: str | os.PathLike | None = None,
         import tempfile
 
         run = RunFolder(tempfile.mkdtemp(prefix=f"happysad-worker{placement.worker_index}-"))
-    if resume is None:
-        save_config(config, run.config_path)
+    # A resumed run may have been given more epochs: its config.yaml says so from now on.
+    save_config(config, run.config_path)
     try:
         return _fit(config, run, placement, train_set, val_set, info, resume=resume,
                     echo=echo, callbacks=callbacks, started=started)
@@ -333,8 +334,15 @@ def _fit(config: TrainConfig, run: RunFolder, placement, train_set, val_set, inf
         elif early is not None and early.stopped_epoch:
             reason = f"early stopping: val_loss did not improve for {config.patience} epochs"
 
-    final = {k: v for k, v in (history_rows[-1] if history_rows else {}).items()
-             if k not in ("epoch", "seconds")}
+    # The saved model's epoch: the last, unless early stopping put the best one back
+    # (Keras restores it at the end of training whenever restore_best_weights is set).
+    restored_epoch = None
+    if (status == FINISHED and early is not None and config.restore_best
+            and early.best_weights is not None):
+        restored_epoch = early.best_epoch + 1
+    final_row = next((r for r in history_rows if r["epoch"] == restored_epoch),
+                     history_rows[-1] if history_rows else {})
+    final = {k: v for k, v in final_row.items() if k not in ("epoch", "seconds")}
     seconds = [r.get("seconds") for r in history_rows if r.get("seconds") is not None]
     metrics = {
         "status": status,
@@ -342,6 +350,7 @@ def _fit(config: TrainConfig, run: RunFolder, placement, train_set, val_set, inf
         "epochs_run": epochs_run,
         "max_epochs": config.epochs,
         "final": final,
+        "model_epoch": final_row.get("epoch"),  # the epoch whose weights model.keras holds
         "best_val_accuracy": max(
             (r["val_accuracy"] for r in history_rows if r.get("val_accuracy") is not None),
             default=None,
@@ -422,6 +431,15 @@ def _work_around_multiworker_build(model, dataset) -> None:
 
     reduce_per_replica.__wrapped__ = original
     tf_trainer.reduce_per_replica = reduce_per_replica
+
+
+def _absolute(data: str | None) -> str | None:
+    """A data path made absolute; None (download) and 'synth' stay as they are."""
+    from .data import SYNTH
+
+    if data is None or data == SYNTH or not data.strip():
+        return data
+    return str(Path(data).expanduser().absolute())
 
 
 def _existing_rows(run: RunFolder) -> list[dict]:

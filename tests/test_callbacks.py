@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import keras
 import numpy as np
 import pytest
@@ -77,10 +79,47 @@ def test_history_writer_and_backup(tmp_path):
     _model().fit(X, Y, epochs=3, initial_epoch=1, verbose=0, callbacks=[writer, backup])
     assert run.history()["epoch"] == [1, 2, 3]
     assert EpochBackup.latest(tmp_path / "backup")[0] == 3
-    assert [p.name for p in (tmp_path / "backup").iterdir()] == ["epoch-0003.npz"]
+    # Two state files used in turn, and the manifest naming the newest.
+    assert sorted(p.name for p in (tmp_path / "backup").iterdir()) == [
+        "latest.json", "state-0.bin", "state-1.bin"]
     assert EpochBackup.latest(tmp_path / "none") == (0, None)
-    with pytest.raises(ValueError, match="keep must be at least 1"):
-        EpochBackup(tmp_path, keep=0)
+
+
+def _weights(model):
+    return [v.numpy().copy() for v in model.weights + model.optimizer.variables]
+
+
+def test_a_write_cut_short_leaves_the_previous_epoch_usable(tmp_path):
+    """The writer only ever writes the state file the manifest does not name."""
+    model = _model()
+    backup = EpochBackup(tmp_path / "b")
+    model.fit(X, Y, epochs=1, verbose=0, callbacks=[backup])
+    after_one = _weights(model)
+    manifest = json.loads((tmp_path / "b" / "latest.json").read_text())
+    other = "state-1.bin" if manifest["file"] == "state-0.bin" else "state-0.bin"
+    (tmp_path / "b" / other).write_bytes(b"half a write")  # a kill in the middle of epoch 2's
+    epoch, path = EpochBackup.latest(tmp_path / "b")
+    assert epoch == 1
+    fresh = _model()
+    EpochBackup.restore(fresh, path)
+    for a, b in zip(after_one, _weights(fresh)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_damaged_backups_are_clear_errors(tmp_path):
+    from happysad.errors import RunError
+
+    model = _model()
+    model.fit(X, Y, epochs=1, verbose=0, callbacks=[EpochBackup(tmp_path / "b")])
+    manifest_path = tmp_path / "b" / "latest.json"
+    manifest = json.loads(manifest_path.read_text())
+    state = tmp_path / "b" / manifest["file"]
+    state.write_bytes(state.read_bytes()[:-4])
+    with pytest.raises(RunError, match="is damaged .* expected"):
+        EpochBackup.restore(_model(), manifest_path)
+    manifest_path.write_text("{not json")
+    with pytest.raises(RunError, match="manifest .* is damaged"):
+        EpochBackup.latest(tmp_path / "b")
 
 
 def test_backup_restores_weights_and_optimizer_state_and_refuses_other_models(tmp_path):

@@ -114,6 +114,7 @@ def test_summary_of_a_config(tmp_path):
     (["summary", "/no/run"], ["run folder /no/run not found"]),
     (["train", "--epochs", "two"], ["'two' is not a valid integer"]),
     (["download", "--sha256", "xyz"], ["must be 64 hex digits"]),
+    (["download", "--url", "http://127.0.0.1:9/x.zip"], ["--url needs --sha256 HEX"]),
     (["train", "--data", ""], ["--data is empty"]),
     (["train", "--seed", "4294967296"], ["seed must be in [0, 2**32)"]),
     (["train", "--epochs", "99999999999999999999"], ["epochs must be at most 100,000"]),
@@ -152,6 +153,41 @@ def test_download_command_against_a_local_server(tmp_path):
         bad = invoke("download", "--url", server.url("/wrong.zip"), "--sha256", digest,
                      "--cache-dir", tmp_path / "c2", "-q")
         assert_one_line_error(bad, "checksum")
+        # The default pin on another URL's file: the hint says to give that file's own.
+        from happysad.download import fetch
+        from happysad.config import DEFAULT_SHA256
+        from happysad.errors import DownloadError
+
+        with pytest.raises(DownloadError, match="default checksum pins the lab's dataset only"):
+            fetch(server.url("/good.zip"), DEFAULT_SHA256, tmp_path / "c3", progress=False)
+
+
+def test_bare_command_shows_the_whole_help():
+    result = CliRunner().invoke(main, [])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Usage: happysad") and "Commands:" in result.stderr
+    assert len(result.stderr.splitlines()) > 10  # the help itself, not folded into one line
+
+
+@pytest.mark.slow
+def test_a_reader_that_goes_away_does_not_cut_the_work_short(tmp_path):
+    """'happysad ... | head -1': the output stops, the work does not (no 'Broken pipe')."""
+    import subprocess
+    import sys
+
+    from .conftest import make_image_folder
+
+    data = make_image_folder(tmp_path / "faces")
+    command = [sys.executable, "-m", "happysad", "scratch", "train", "--data", str(data),
+               "--image-size", "8", "--epochs", "300", "--optimizer", "gd", "--name", "piped",
+               "--runs-dir", str(tmp_path / "runs")]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
+    proc.stdout.readline()
+    proc.stdout.close()  # what head does after its first line
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0, err
+    assert "Broken pipe" not in err and "Traceback" not in err
+    assert (tmp_path / "runs" / "piped" / "metrics.json").is_file()
 
 
 def test_ctrl_c_outside_training_is_one_line_and_exit_130(monkeypatch, tmp_path):

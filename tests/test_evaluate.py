@@ -74,3 +74,22 @@ def test_damaged_model_file_is_a_clear_error(trained_run, tmp_path):
     (copy / "model.keras").write_bytes(b"garbage")
     with pytest.raises(RunError, match="model.keras: the file is damaged or not a Keras model"):
         evaluate_run(copy, figure=False)
+
+
+def test_a_run_trained_on_a_relative_path_evaluates_from_anywhere(tmp_path, monkeypatch):
+    from happysad.config import TrainConfig, build_config
+    from happysad.errors import DataError
+    from happysad.train import train
+
+    from .conftest import make_image_folder, smoke_overrides
+
+    make_image_folder(tmp_path / "faces")
+    monkeypatch.chdir(tmp_path)
+    run = train(build_config(TrainConfig, smoke_overrides(tmp_path, data="faces")),
+                echo=lambda s: None).run
+    assert run.config_dict()["data"] == str(tmp_path / "faces")  # saved as an absolute path
+    monkeypatch.chdir(tmp_path.parent)
+    assert evaluate_run(run.path, figure=False)["images"] == 2
+    (tmp_path / "faces").rename(tmp_path / "moved")
+    with pytest.raises(DataError, match=r"trained on \(.*faces\) is no longer there; pass --data"):
+        evaluate_run(run.path, figure=False)

@@ -61,5 +61,7 @@ def test_bad_inputs(trained_run, tmp_path):
         predict(trained_run, [str(bad)])
     with pytest.raises(RunError, match="not found"):
         predict(tmp_path / "norun", [str(trained_run.parents[1] / "faces")])
+    with pytest.raises(RunError, match="run folder .*norun not found"):  # the run is named first
+        predict(tmp_path / "norun", [str(tmp_path / "none.png")])
     result = CliRunner().invoke(main, ["predict", str(trained_run), str(tmp_path / "none.png")])
     assert result.exit_code != 0 and "error: no image file matches" in result.stderr

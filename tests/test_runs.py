@@ -55,3 +55,16 @@ def test_damaged_metrics_and_history_are_errors(tmp_path):
     run.history_json.write_text("[1, 2]")
     with pytest.raises(RunError, match="not a list of epochs"):
         run.history()
+
+
+def test_a_run_killed_outright_is_listed_with_its_last_epoch(tmp_path):
+    from happysad.runs import summarize_runs
+
+    run = RunFolder(tmp_path / "killed")
+    run.path.mkdir()
+    run.config_path.write_text("epochs: 5\n")
+    run.write_history([{"epoch": 1, "accuracy": 0.5, "val_accuracy": 0.25},
+                       {"epoch": 2, "accuracy": 0.75, "val_accuracy": 0.5}])
+    (row,) = summarize_runs(tmp_path)
+    assert row == {"run": "killed", "status": "incomplete", "epochs": 2, "accuracy": 0.75,
+                   "val_accuracy": 0.5, "stop_reason": ""}

@@ -86,9 +86,15 @@ def test_separate_validation_folder(tmp_path, image_folder):
 def test_named_run_is_never_overwritten(tmp_path, image_folder):
     train(_config(tmp_path, image_folder, name="mine"), echo=lambda s: None)
     before = (tmp_path / "runs" / "mine" / "history.json").read_bytes()
-    with pytest.raises(RunError, match="already exists"):
-        train(_config(tmp_path, image_folder, name="mine"))
+    with pytest.raises(RunError, match="already exists; pick another --name$"):
+        train(_config(tmp_path, image_folder, name="mine"))  # finished: no resume hint
     assert (tmp_path / "runs" / "mine" / "history.json").read_bytes() == before
+    cut = train(_config(tmp_path, image_folder, name="cut", epochs=4, val_split=0.25),
+                echo=lambda s: None,
+                callbacks=[_InterruptAt(2)])
+    with pytest.raises(RunError, match="or continue it with --resume"):
+        train(_config(tmp_path, image_folder, name="cut"))
+    assert cut.status == INTERRUPTED
 
 
 def test_unwritable_runs_dir_fails_before_training(tmp_path, image_folder):
@@ -150,6 +156,17 @@ def test_interrupted_run_resumes_to_the_same_history(tmp_path, image_folder):
         assert b[key] == pytest.approx(a[key], rel=1e-6, abs=1e-7), key
     with pytest.raises(RunError, match="already finished"):
         resume_config(cut.run.path)
+
+
+def test_resume_with_more_epochs_records_them_in_the_config(tmp_path, image_folder):
+    cut = train(_config(tmp_path, image_folder, name="more", epochs=3, val_split=0.25),
+                echo=lambda s: None, callbacks=[_InterruptAt(2)])
+    assert cut.status == INTERRUPTED
+    resumed = train(resume_config(cut.run.path, {"epochs": 5}), resume=cut.run.path,
+                    echo=lambda s: None)
+    assert resumed.run.history()["epoch"] == [1, 2, 3, 4, 5]
+    saved = load_config(TrainConfig, resumed.run.config_path)
+    assert saved.epochs == 5 == resumed.run.metrics()["max_epochs"]
 
 
 def test_resume_refuses_changes_and_missing_runs(tmp_path):
@@ -264,3 +281,27 @@ def test_augment_tensorboard_and_early_stopping(tmp_path, image_folder):
     assert result.epochs_run <= 6
     if result.epochs_run < 6:
         assert result.stop_reason.startswith("early stopping")
+
+
+def test_restore_best_reports_the_epoch_the_model_keeps(tmp_path):
+    from happysad.evaluate import evaluate_run
+
+    from .conftest import write_image
+
+    # Noise with random labels: the network can only memorise, so val_loss wanders and
+    # the best epoch is not the last one.
+    rng = np.random.default_rng(0)
+    for name in ("happy", "sad"):
+        for i in range(8):
+            write_image(tmp_path / "noise" / name / f"{i}.png",
+                        rng.integers(0, 256, (24, 24, 3), dtype=np.uint8))
+    result = train(_config(tmp_path, tmp_path / "noise", epochs=8, patience=8,
+                           restore_best=True, learning_rate=0.003, val_split=0.5,
+                           dense_units=32, name="best"), echo=lambda s: None)
+    history = result.run.history()
+    best = int(np.argmin(history["val_loss"])) + 1
+    assert best != result.epochs_run  # the case that matters: the last epoch is not the best
+    assert result.run.metrics()["model_epoch"] == best
+    assert result.final["val_loss"] == pytest.approx(history["val_loss"][best - 1])
+    scored = evaluate_run(result.run.path, figure=False)  # the saved model is that epoch's
+    assert scored["loss"] == pytest.approx(history["val_loss"][best - 1], rel=1e-3, abs=1e-4)

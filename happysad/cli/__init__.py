@@ -7,7 +7,9 @@ TensorFlow, Keras and matplotlib are imported inside the commands that need them
 
 from __future__ import annotations
 
+import io
 import logging
+import os
 import sys
 
 import click
@@ -32,8 +34,12 @@ class HappysadGroup(click.Group):
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        _survive_closed_pipes()
         try:
             code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.exceptions.NoArgsIsHelpError as exc:  # bare 'happysad': the help, unfolded
+            click.echo(exc.ctx.get_help() if exc.ctx is not None else exc.format_message(), err=True)
+            sys.exit(exc.exit_code)
         except click.ClickException as exc:  # bad options, unknown commands: one line too
             ctx = getattr(exc, "ctx", None)
             hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
@@ -74,6 +80,56 @@ def main() -> None:
     then 'happysad plot RUN'. 'happysad scratch' holds the from-scratch NumPy network.
     """
     _setup_logging()
+
+
+class _PipeSafeWriter(io.RawIOBase):
+    """A file descriptor whose writes go nowhere, without an error, once its reader is gone.
+
+    ``happysad train | head -3`` closes the pipe after three lines; the next write would
+    raise BrokenPipeError and end the run half-written. Instead the rest of the output is
+    dropped and the command finishes its work.
+    """
+
+    def __init__(self, fd: int):
+        super().__init__()
+        self._fd = fd
+        self._reader_gone = False
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def isatty(self) -> bool:
+        return os.isatty(self._fd)
+
+    def write(self, data) -> int:
+        if not self._reader_gone:
+            try:
+                return os.write(self._fd, data)
+            except BrokenPipeError:
+                self._reader_gone = True
+        return len(data)
+
+
+def _survive_closed_pipes() -> None:
+    """Put stdout and stderr on ``_PipeSafeWriter``s (real console streams only)."""
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if stream is None or stream is not getattr(sys, f"__{name}__"):
+            continue  # already replaced (a test runner, a notebook): leave it alone
+        try:
+            fd = stream.fileno()
+        except (OSError, ValueError, io.UnsupportedOperation):
+            continue
+        stream.flush()
+        safe = io.TextIOWrapper(
+            io.BufferedWriter(_PipeSafeWriter(fd)), encoding=stream.encoding,
+            errors=stream.errors, line_buffering=stream.line_buffering or name == "stderr",
+        )
+        setattr(sys, name, safe)
+        setattr(sys, f"__{name}__", safe)  # what Python flushes at exit
 
 
 def _setup_logging() -> None:

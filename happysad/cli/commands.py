@@ -49,6 +49,11 @@ def download(url, sha256, cache_dir, quiet):
 
     if sha256 is not None and (len(sha256) != 64 or any(c not in "0123456789abcdefABCDEF" for c in sha256)):
         raise click.BadParameter("must be 64 hex digits", param_hint="--sha256")
+    if url is not None and sha256 is None and url != DEFAULT_URL:
+        raise click.UsageError(
+            "--url needs --sha256 HEX: the default checksum pins the lab's dataset only "
+            "(sha256sum FILE prints a file's)"
+        )
     cache = Path(cache_dir) if cache_dir else None
     zip_path = fetch(url or DEFAULT_URL, (sha256 or DEFAULT_SHA256).lower(), cache,
                      progress=not quiet)
@@ -111,7 +116,12 @@ def train(config_file, sets, resume, quiet, **options):
         )
         raise SystemExit(130)
     click.echo(f"Stopped: {result.stop_reason}.")
-    click.echo(f"Epochs: {result.epochs_run}; final {final}")
+    kept = result.metrics.get("model_epoch")
+    if kept is not None and kept != result.epochs_run:
+        click.echo(f"Epochs: {result.epochs_run}; the model keeps epoch {kept}, the best "
+                   f"val_loss (--restore-best): {final}")
+    else:
+        click.echo(f"Epochs: {result.epochs_run}; final {final}")
     if result.chief:
         click.echo(f"Run folder: {result.run.path}")
 
