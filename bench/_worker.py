@@ -82,10 +82,12 @@ def epochs(side: str, data: str, n: int) -> dict:
 
 
 def threshold(side: str, data: str, runs_dir: str) -> dict:
-    if side == "lab":
-        from happysad.backend import load_keras
+    """The whole process to the threshold stop, and the part of it spent in epochs."""
+    from happysad.backend import load_keras
 
-        keras = load_keras()
+    keras = load_keras()
+    timer = _Timer(keras)
+    if side == "lab":
         from lab_pipeline import LabCallback, lab_generator, lab_model
 
         from happysad.archive import prepare_data
@@ -93,16 +95,17 @@ def threshold(side: str, data: str, runs_dir: str) -> dict:
         keras.utils.set_random_seed(1)
         model, generator = lab_model(), lab_generator(prepare_data(data))
         history = model.fit(generator, steps_per_epoch=8, epochs=15, verbose=0,
-                            callbacks=[LabCallback()])
+                            callbacks=[LabCallback(), timer.callback])
         acc = history.history["accuracy"]
         return {"side": side, "seconds": time.perf_counter() - START, "epochs": len(acc),
-                "final_accuracy": acc[-1]}
+                "final_accuracy": acc[-1], "epoch_seconds": sum(timer.seconds)}
     from happysad.train import train
 
     config = _happysad_config(side, data, runs_dir=runs_dir)
-    result = train(config, echo=lambda s: None)
+    result = train(config, echo=lambda s: None, callbacks=[timer.callback])
     return {"side": side, "seconds": time.perf_counter() - START, "epochs": result.epochs_run,
-            "final_accuracy": result.final.get("accuracy"), "run": str(result.run.path)}
+            "final_accuracy": result.final.get("accuracy"), "run": str(result.run.path),
+            "epoch_seconds": sum(timer.seconds)}
 
 
 if __name__ == "__main__":
