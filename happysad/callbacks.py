@@ -234,6 +234,17 @@ class EpochBackup(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         self.wait()
 
+    def save_now(self, epoch: int) -> None:
+        """Write the model's current state as ``epoch``'s backup, and wait for it.
+
+        For an interrupt that lands inside the epoch-end callbacks, after the history
+        recorded ``epoch`` but before its backup was started: the weights are still that
+        epoch's, so the run can resume from it instead of redoing it.
+        """
+        self.wait()
+        self._write(epoch, [np.asarray(v.numpy()) for v in _state_variables(self.model)])
+        self.wait()
+
     def wait(self) -> None:
         """Block until the last backup is on disk; re-raise a failure to write it."""
         if self._writer is not None:

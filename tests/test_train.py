@@ -158,6 +158,36 @@ def test_interrupted_run_resumes_to_the_same_history(tmp_path, image_folder):
         resume_config(cut.run.path)
 
 
+def test_interrupt_between_history_and_backup_keeps_that_epoch(tmp_path, image_folder, monkeypatch):
+    """Ctrl-C inside the epoch-end callbacks, after epoch 2's history row, before its backup."""
+    from happysad.callbacks import EpochBackup
+
+    common = dict(epochs=4, deterministic=True, val_split=0.25)
+    whole = train(_config(tmp_path, image_folder, name="whole", **common), echo=lambda s: None)
+
+    original = EpochBackup.on_epoch_end
+
+    def interrupted_at_epoch_2(self, epoch, logs=None):
+        if epoch == 1:
+            raise KeyboardInterrupt  # as a signal landing while the last backup is joined
+        return original(self, epoch, logs)
+
+    monkeypatch.setattr(EpochBackup, "on_epoch_end", interrupted_at_epoch_2)
+    cut = train(_config(tmp_path, image_folder, name="cut", **common), echo=lambda s: None)
+    monkeypatch.setattr(EpochBackup, "on_epoch_end", original)
+    assert cut.status == INTERRUPTED
+    metrics = cut.run.metrics()
+    assert cut.epochs_run == metrics["epochs_run"] == metrics["resumable_after_epoch"] == 2
+    assert EpochBackup.latest(cut.run.backup_dir)[0] == 2
+    assert cut.run.history()["epoch"] == [1, 2]
+
+    resumed = train(resume_config(cut.run.path), resume=cut.run.path, echo=lambda s: None)
+    a, b = whole.run.history(), resumed.run.history()
+    assert b["epoch"] == [1, 2, 3, 4]
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        assert b[key] == pytest.approx(a[key], rel=1e-6, abs=1e-7), key
+
+
 def test_resume_with_more_epochs_records_them_in_the_config(tmp_path, image_folder):
     cut = train(_config(tmp_path, image_folder, name="more", epochs=3, val_split=0.25),
                 echo=lambda s: None, callbacks=[_InterruptAt(2)])
