@@ -172,7 +172,8 @@ def train(config_file, sets, quiet, **options):
         f"Network {_describe(config, fit.network.layer_sizes)}: "
         f"{result.metrics['examples']['train']} training, {result.metrics['examples']['val']} validation examples"
     )
-    click.echo(f"Stopped after {fit.optimization.epochs} epochs: {fit.optimization.message}")
+    steps = "iterations" if config.optimizer == "lbfgs" else "epochs"  # L-BFGS has no epochs
+    click.echo(f"Stopped after {fit.optimization.epochs} {steps}: {fit.optimization.message}")
     click.echo(f"Training accuracy:   {fit.train_accuracy:.4f}")
     if fit.val_accuracy is not None:
         click.echo(f"Validation accuracy: {fit.val_accuracy:.4f}")
