@@ -206,9 +206,10 @@ def safe_extract(
         )
     try:
         zf = zipfile.ZipFile(zip_path)
-    except (zipfile.BadZipFile, EOFError) as exc:
+    except (zipfile.BadZipFile, EOFError, NotImplementedError) as exc:
+        # NotImplementedError: a header asking for a zip version or feature Python lacks.
         raise DataError(
-            f"{zip_path} is not a zip file: {exc}; it may be truncated or another format "
+            f"{zip_path} is not a zip file we can read: {exc}; it may be truncated, damaged or another format "
             "(download it again, or pass a folder of class folders)"
         ) from None
     except OSError as exc:
@@ -366,7 +367,7 @@ def _extraction_intact(zip_path: Path, dest: Path) -> bool:
                 if not is_dir
             }
         found = {p.relative_to(dest).as_posix(): p for p in dest.rglob("*") if p.is_file()}
-    except (OSError, zipfile.BadZipFile, DataError):
+    except (OSError, zipfile.BadZipFile, NotImplementedError, DataError):
         return False
     if set(found) != set(expected):
         return False
@@ -450,6 +451,9 @@ def prepare_data(source: str | os.PathLike, cache_dir: Path | None = None) -> Pa
         )
     if path.is_dir():
         return find_class_root(path)
+    if not path.is_file():  # /dev/zero, a FIFO: reading it for a zip would never end
+        raise DataError(f"data path {path} is not a regular file or folder; pass a zip or a "
+                        "folder of class folders")
     if not zipfile.is_zipfile(path):
         raise DataError(
             f"{path} is not a zip file (or it is truncated); pass a .zip of class folders "

@@ -61,6 +61,8 @@ def _coerce(key: str, value: Any, tp: Any, from_text: bool) -> Any:
             value = yaml.safe_load(value) if value.strip() else value
         except yaml.YAMLError:
             pass  # keep the raw text; the type check below says what is wrong
+        except RecursionError:
+            raise ConfigError(f"{key}: the value is nested too deeply; give a plain value") from None
     origin = typing.get_origin(tp)
     bad = ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}")
     if origin in (Union, types.UnionType):
@@ -166,6 +168,8 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise ConfigError(f"{path}{where}: {problem}; fix the YAML") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to be a config; fix the YAML") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -279,6 +283,8 @@ def parse_stop_when(text: str) -> tuple[str, str, float]:
         number = float(value)
     except ValueError:
         raise ConfigError(f"stop_when {text!r}: {value!r} is not a number") from None
+    if not math.isfinite(number):
+        raise ConfigError(f"stop_when {text!r}: the value must be a finite number, e.g. 0.95")
     return metric, op, number
 
 
@@ -403,7 +409,8 @@ class TrainConfig:
         if self.name is not None:
             _check(
                 bool(self.name.strip()) and self.name == self.name.strip()
-                and not any(c in self.name for c in '/\\\0') and self.name not in (".", "..")
+                and self.name.isprintable() and not any(c in self.name for c in '/\\')
+                and self.name not in (".", "..")
                 and len(self.name) <= 200,
                 f"name must be a plain folder name (no slashes, not blank, at most 200 "
                 f"characters), got {self.name!r}",

@@ -53,6 +53,9 @@ def locate_data(data: str | None, url: str, sha256: str, *, progress: bool = Tru
             f"data path {path} not found; pass a zip or a folder of class folders, "
             "'synth', or leave --data out to download the dataset"
         )
+    if not (path.is_file() or path.is_dir()):  # a device or FIFO would be read forever
+        raise DataError(f"data path {path} is not a regular file or folder; pass a zip or a "
+                        "folder of class folders")
     return path
 
 

@@ -222,8 +222,6 @@ def train(config: TrainConfig, *, resume: str | os.PathLike | None = None,
         import tempfile
 
         run = RunFolder(tempfile.mkdtemp(prefix=f"happysad-worker{placement.worker_index}-"))
-    # A resumed run may have been given more epochs: its config.yaml says so from now on.
-    save_config(config, run.config_path)
     try:
         return _fit(config, run, placement, train_set, val_set, info, resume=resume,
                     echo=echo, callbacks=callbacks, started=started)
@@ -251,12 +249,13 @@ def _fit(config: TrainConfig, run: RunFolder, placement, train_set, val_set, inf
 
     first_epoch, rows = 0, []
     if resume is not None:
-        first_epoch, backup = EpochBackup.latest(run.backup_dir)
-        if backup is not None:
-            EpochBackup.restore(model, backup)
+        first_epoch = _resume_point(run, config)
+        if first_epoch:
+            EpochBackup.restore(model, EpochBackup.latest(run.backup_dir)[1])
             rows = [r for r in _existing_rows(run) if r["epoch"] <= first_epoch]
-        if first_epoch >= config.epochs:
-            raise RunError(f"run {run.path} already trained all {config.epochs} epochs")
+    # Saved only once every check has passed: a refused resume leaves the run as it was.
+    # A resumed run may have been given more epochs: its config.yaml says so from now on.
+    save_config(config, run.config_path)
 
     mapping = ", ".join(f"{name} -> {i}" for i, name in enumerate(info["class_names"]))
     if placement.is_chief:
@@ -448,6 +447,27 @@ def _absolute(data: str | None) -> str | None:
     return str(Path(data).expanduser().absolute())
 
 
+def _resume_point(run: RunFolder, config: TrainConfig) -> int:
+    """The last finished epoch an interrupted run can continue from; RunError if none fits.
+
+    A run with trained epochs on record but no backup of them (backup/ deleted, or the
+    model of a finished run) is refused: starting again would overwrite its history.
+    """
+    from .callbacks import EpochBackup
+
+    if run.model_path.exists():
+        raise RunError(f"run {run.path} already finished (it has {run.model_path.name}); "
+                       "start a new run instead")
+    first_epoch, _ = EpochBackup.latest(run.backup_dir)
+    if first_epoch == 0 and _existing_rows(run):
+        raise RunError(f"run {run.path} has trained epochs but no backup of them in "
+                       f"{run.backup_dir.name}/, so it cannot be resumed; start a new run")
+    if first_epoch >= config.epochs:
+        raise RunError(f"run {run.path} already trained all {config.epochs} epochs; "
+                       f"resume with --epochs N, N above {first_epoch}")
+    return first_epoch
+
+
 def _existing_rows(run: RunFolder) -> list[dict]:
     try:
         return run.history_rows()
@@ -468,6 +488,8 @@ def resume_config(run_path: str | os.PathLike, overrides: dict[str, Any] | None 
     the continued run a different experiment from the one its history records.
     """
     run = RunFolder(run_path)
+    if run.path.exists() and not run.path.is_dir():
+        raise RunError(f"{run.path} is a file, not a run folder; pass the run's folder")
     if not run.path.is_dir():
         raise RunError(f"run folder {run.path} not found; nothing to resume")
     if not run.config_path.is_file():
@@ -493,6 +515,8 @@ def resume_config(run_path: str | os.PathLike, overrides: dict[str, Any] | None 
             )
         values[key] = value
     try:
-        return build_config(TrainConfig, values, source=str(run.config_path))
+        config = build_config(TrainConfig, values, source=str(run.config_path))
     except ConfigError as exc:
         raise RunError(f"cannot resume {run.path}: {exc}") from None
+    _resume_point(run, config)  # refuse now, before anything loads or is written
+    return config

@@ -345,3 +345,24 @@ def test_tampered_extraction_is_detected_and_extracted_again(tmp_path):
     assert sorted(p.relative_to(again).as_posix() for p in again.rglob("*.png")) == [
         "happy/a.png", "happy/b.png", "sad/c.png"]
     assert (again / "sad" / "c.png").read_bytes() == b"sad/c.png" * 10
+
+
+def test_zip_asking_for_an_unknown_version_is_a_data_error(tmp_path):
+    path = write_zip(tmp_path / "future.zip")
+    raw = bytearray(path.read_bytes())
+    central = raw.find(b"PK\x01\x02")
+    raw[central + 6:central + 8] = (145).to_bytes(2, "little")  # "needs zip version 14.5"
+    path.write_bytes(bytes(raw))
+    with pytest.raises(DataError, match="not a zip file we can read"):
+        safe_extract(path, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_device_or_fifo_is_not_data(tmp_path):
+    import os
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for path in (Path("/dev/zero"), fifo):
+        with pytest.raises(DataError, match="not a regular file or folder"):
+            prepare_data(path, tmp_path / "cache")

@@ -122,6 +122,26 @@ def test_damaged_backups_are_clear_errors(tmp_path):
         EpochBackup.latest(tmp_path / "b")
 
 
+def test_flipped_bytes_or_another_dtype_in_a_backup_are_refused(tmp_path):
+    from happysad.errors import RunError
+
+    model = _model()
+    model.fit(X, Y, epochs=1, verbose=0, callbacks=[EpochBackup(tmp_path / "b")])
+    manifest_path = tmp_path / "b" / "latest.json"
+    manifest = json.loads(manifest_path.read_text())
+    state = tmp_path / "b" / manifest["file"]
+    good = state.read_bytes()
+    state.write_bytes(good[:8] + bytes([good[8] ^ 0xFF]) + good[9:])  # same size, one byte off
+    with pytest.raises(RunError, match="checksum does not match"):
+        EpochBackup.restore(_model(), manifest_path)
+    state.write_bytes(good)
+    for dtype in ("<f8", "|O"):
+        manifest["arrays"][0][1] = dtype
+        manifest_path.write_text(json.dumps(manifest))
+        with pytest.raises(RunError, match="does not fit this model"):
+            EpochBackup.restore(_model(), manifest_path)
+
+
 def test_backup_restores_weights_and_optimizer_state_and_refuses_other_models(tmp_path):
     from happysad.errors import RunError
 

@@ -120,6 +120,11 @@ def test_summary_of_a_config(tmp_path):
     (["train", "--epochs", "99999999999999999999"], ["epochs must be at most 100,000"]),
     (["train", "--set", "dense_units=100000000000"], ["parameters (at most 500,000,000)"]),
     (["train", "--name", "  "], ["name must be a plain folder name"]),
+    (["train", "--name", "a\nb"], ["name must be a plain folder name"]),
+    (["train", "--stop-when", "loss<1e999"], ["must be a finite number"]),
+    (["train", "--set", "epochs=" + "[" * 20000], ["nested too deeply"]),
+    (["train", "--data", "/dev/zero"], ["not a regular file or folder"]),
+    (["download", "--url", "", "--sha256", "0" * 64], ["URL"]),
     (["predict", "run", "x.png", "--batch-size", "0"], ["0 is not in the range", "happysad predict --help"]),
     (["nosuchcommand"], ["No such command 'nosuchcommand'"]),
     (["evaluate", "run", "--threshold", "0"], ["--threshold"]),
@@ -221,3 +226,19 @@ def test_runs_and_env_commands(trained_run):
     assert "no runs in" in invoke("runs", "--runs-dir", empty).output
     info = json.loads(invoke("env", "--json").output)
     assert info["tensorflow"] and info["keras"] and any(d["type"] == "CPU" for d in info["devices"])
+
+
+def test_empty_data_environment_variable_never_downloads(monkeypatch):
+    # click reads an empty variable as unset; that would silently download.
+    monkeypatch.setenv("HAPPYSAD_DATA", "")
+    assert_one_line_error(CliRunner().invoke(main, ["train"]), "HAPPYSAD_DATA is set but empty")
+
+
+def test_closed_stdout_does_not_break_training(tmp_path, image_folder):
+    args = [sys.executable, "-m", "happysad", "train", "--data", str(image_folder),
+            "--runs-dir", str(tmp_path / "runs"), "--name", "closed", *SMOKE]
+    done = subprocess.run(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                          close_fds=True, preexec_fn=lambda: __import__("os").close(1),
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "runs" / "closed" / "model.keras").is_file()

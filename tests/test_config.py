@@ -118,6 +118,16 @@ def test_stop_when_parsing():
     assert parse_stop_when(" loss < 1e-3 ") == ("loss", "<", 0.001)
     with pytest.raises(ConfigError):
         parse_stop_when("accuracy ~ 1")
+    for infinite in ("loss<1e999", "loss>-1e999"):
+        with pytest.raises(ConfigError, match="finite"):
+            parse_stop_when(infinite)
+
+
+def test_deeply_nested_yaml_is_one_clear_error(tmp_path):
+    path = tmp_path / "deep.yaml"
+    path.write_text("epochs: " + "[" * 20000 + "\n")
+    with pytest.raises(ConfigError, match="nested too deeply|fix the YAML"):
+        load_config(TrainConfig, path)
 
 
 def test_duplicate_keys_are_an_error(tmp_path):

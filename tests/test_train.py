@@ -188,6 +188,40 @@ def test_interrupt_between_history_and_backup_keeps_that_epoch(tmp_path, image_f
         assert b[key] == pytest.approx(a[key], rel=1e-6, abs=1e-7), key
 
 
+def test_resume_never_overwrites_trained_epochs_it_has_no_backup_of(tmp_path, image_folder):
+    import shutil
+
+    done = train(_config(tmp_path, image_folder, name="done"), echo=lambda s: None)
+    done.run.metrics_path.unlink()  # a finished run that lost its metrics: model.keras says it
+    with pytest.raises(RunError, match="already finished"):
+        resume_config(done.run.path)
+
+    cut = train(_config(tmp_path, image_folder, name="nobackup", epochs=4, val_split=0.25),
+                echo=lambda s: None, callbacks=[_InterruptAt(3)])
+    shutil.rmtree(cut.run.backup_dir)
+    before = cut.run.history_json.read_bytes()
+    for attempt in (lambda: resume_config(cut.run.path),
+                    lambda: train(build_config(TrainConfig, cut.run.config_dict()),
+                                  resume=cut.run.path, echo=lambda s: None)):
+        with pytest.raises(RunError, match="no backup of them"):
+            attempt()
+    assert cut.run.history_json.read_bytes() == before
+
+
+def test_a_refused_resume_leaves_the_config_as_it_was(tmp_path, image_folder):
+    cut = train(_config(tmp_path, image_folder, name="cfg", epochs=4, val_split=0.25),
+                echo=lambda s: None, callbacks=[_InterruptAt(3)])
+    before = cut.run.config_path.read_text()
+    with pytest.raises(RunError, match="already trained all 2 epochs"):
+        resume_config(cut.run.path, {"epochs": 2})
+    with pytest.raises(RunError, match="already trained all 2 epochs"):
+        train(build_config(TrainConfig, dict(cut.run.config_dict(), epochs=2)),
+              resume=cut.run.path, echo=lambda s: None)
+    assert cut.run.config_path.read_text() == before
+    with pytest.raises(RunError, match="is a file, not a run folder"):
+        resume_config(cut.run.config_path)
+
+
 def test_resume_with_more_epochs_records_them_in_the_config(tmp_path, image_folder):
     cut = train(_config(tmp_path, image_folder, name="more", epochs=3, val_split=0.25),
                 echo=lambda s: None, callbacks=[_InterruptAt(2)])

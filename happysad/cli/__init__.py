@@ -116,6 +116,9 @@ class _PipeSafeWriter(io.RawIOBase):
 def _survive_closed_pipes() -> None:
     """Put stdout and stderr on ``_PipeSafeWriter``s (real console streams only)."""
     for name in ("stdout", "stderr"):
+        if getattr(sys, name) is None:  # started with the stream closed (`>&-`): discard
+            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))
+            continue
         stream = getattr(sys, name)
         if stream is None or stream is not getattr(sys, f"__{name}__"):
             continue  # already replaced (a test runner, a notebook): leave it alone

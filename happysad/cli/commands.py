@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import click
@@ -12,9 +13,17 @@ from . import main
 DATA_HELP = "A zip or a folder of class folders, or 'synth'. Default: download the dataset."
 
 
+def _refuse_empty_env(ctx, param, value):
+    # click reads an empty HAPPYSAD_DATA as unset, which would download instead.
+    if value is None and os.environ.get("HAPPYSAD_DATA") == "":
+        raise click.BadParameter("HAPPYSAD_DATA is set but empty; unset it or give a path")
+    return value
+
+
 def _data_option(f):
     return click.option(
-        "--data", envvar="HAPPYSAD_DATA", metavar="PATH", show_envvar=True, help=DATA_HELP
+        "--data", envvar="HAPPYSAD_DATA", metavar="PATH", show_envvar=True, help=DATA_HELP,
+        callback=_refuse_empty_env,
     )(f)
 
 
@@ -55,7 +64,7 @@ def download(url, sha256, cache_dir, quiet):
             "(sha256sum FILE prints a file's)"
         )
     cache = Path(cache_dir) if cache_dir else None
-    zip_path = fetch(url or DEFAULT_URL, (sha256 or DEFAULT_SHA256).lower(), cache,
+    zip_path = fetch(DEFAULT_URL if url is None else url, (sha256 or DEFAULT_SHA256).lower(), cache,
                      progress=not quiet)
     root = prepare_data(zip_path, cache)
     click.echo(f"zip:    {zip_path}")

@@ -91,7 +91,8 @@ class ScratchConfig:
         _check(self.seed >= 0, f"seed must be >= 0, got {self.seed}")
         if self.name is not None:
             _check(
-                bool(self.name) and "/" not in self.name and self.name not in (".", ".."),
+                bool(self.name) and self.name.isprintable() and "/" not in self.name
+                and self.name not in (".", ".."),
                 f"name must be a plain folder name, got {self.name!r}",
             )
 

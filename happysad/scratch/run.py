@@ -79,7 +79,14 @@ def stratified_split(y: np.ndarray, fraction: float, seed: int = 0) -> tuple[np.
         [rng.permutation(np.flatnonzero(y == c))[:t] for c, t in zip(classes, take)]
     )
     val.sort()
-    return np.setdiff1d(np.arange(m), val), val
+    train = np.setdiff1d(np.arange(m), val)
+    lost = np.setdiff1d(classes, y[train])
+    if lost.size:  # a class held out whole would be one the network never sees
+        raise DataError(
+            f"class {lost[0]} has too few examples ({counts[classes == lost[0]][0]}) to keep "
+            "one for training after the validation split; add examples or set val_split=0"
+        )
+    return train, val
 
 
 def stratified_folds(y: np.ndarray, k: int, seed: int = 0) -> list[np.ndarray]:

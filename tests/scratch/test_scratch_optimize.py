@@ -165,3 +165,10 @@ def test_stratified_folds_cover_every_example_once():
         assert max(per_fold) - min(per_fold) <= 1 and sum(per_fold) == n
     with pytest.raises(DataError, match="folds"):
         stratified_folds(y, 50)
+
+
+def test_a_split_that_would_hold_a_class_out_whole_is_refused():
+    from happysad.errors import DataError
+
+    with pytest.raises(DataError, match="too few examples .* val_split=0"):
+        stratified_split(np.array([0, 1]), 0.5, seed=0)
