@@ -307,6 +307,32 @@ def parameter_count(config: "TrainConfig", num_classes: int = 2) -> int:
     return total + flat * config.dense_units + config.dense_units + (config.dense_units + 1) * outputs
 
 
+def training_memory_bytes(config: "TrainConfig", num_classes: int = 2) -> int:
+    """A lower bound on the memory one training step needs, from the shapes alone.
+
+    Each conv block's output and its pooled copy are kept for the backward pass, which
+    needs a gradient of the same size (float32, so x4 bytes, x2); the weights need
+    themselves, a gradient and RMSprop's average (x3). Kernels' scratch space comes on top.
+    """
+    size, floats = config.image_size, 3 * config.image_size ** 2
+    for filters in config.conv_filters:
+        conv = (size - 2) ** 2 * filters
+        size = (size - 2) // 2
+        floats += conv + size * size * filters
+    per_image = floats + config.dense_units
+    return 4 * (2 * config.batch_size * per_image + 3 * parameter_count(config, num_classes))
+
+
+def physical_memory_bytes() -> int | None:
+    """This machine's RAM, or None where the platform does not say."""
+    import os
+
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
 Strategy = Literal["default", "mirrored", "multiworker"]
 Progress = Literal["auto", "bar", "epoch", "none"]
 

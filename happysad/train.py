@@ -185,6 +185,7 @@ def train(config: TrainConfig, *, resume: str | os.PathLike | None = None,
                                  val_data=_absolute(config.val_data))
 
     # Everything that can be checked without TensorFlow is checked before it loads.
+    _check_memory(config)
     runs_dir = Path(config.runs_dir)
     if resume is None:
         check_writable(runs_dir)
@@ -445,6 +446,19 @@ def _absolute(data: str | None) -> str | None:
     if data is None or data == SYNTH or not data.strip():
         return data
     return str(Path(data).expanduser().absolute())
+
+
+def _check_memory(config: TrainConfig) -> None:
+    """Refuse a network whose training step cannot fit in this machine's memory at all,
+    before it is killed by the system (or crashes) with no message."""
+    from .config import physical_memory_bytes, training_memory_bytes
+
+    need, have = training_memory_bytes(config), physical_memory_bytes()
+    if have is not None and need > have:
+        raise ConfigError(
+            f"training this network needs at least {need / 2**30:.1f} GiB per step, more than "
+            f"this machine's {have / 2**30:.1f} GiB; lower image_size, batch_size or conv_filters"
+        )
 
 
 def _resume_point(run: RunFolder, config: TrainConfig) -> int:

@@ -369,3 +369,17 @@ def test_restore_best_reports_the_epoch_the_model_keeps(tmp_path):
     assert result.final["val_loss"] == pytest.approx(history["val_loss"][best - 1])
     scored = evaluate_run(result.run.path, figure=False)  # the saved model is that epoch's
     assert scored["loss"] == pytest.approx(history["val_loss"][best - 1], rel=1e-3, abs=1e-4)
+
+
+def test_a_network_too_big_for_memory_is_refused_before_anything_runs(tmp_path, image_folder,
+                                                                     monkeypatch):
+    from happysad import config as config_module
+
+    monkeypatch.setattr(config_module, "physical_memory_bytes", lambda: 2**30)
+    big = _config(tmp_path, image_folder, image_size=1024, conv_filters=[512, 8, 8, 8, 8, 8, 8],
+                  dense_units=1, runs_dir=str(tmp_path / "never"))
+    with pytest.raises(ConfigError, match="GiB per step, more than this machine's 1.0 GiB"):
+        train(big, echo=lambda s: None)
+    assert not (tmp_path / "never").exists()
+    # The lab's network needs a small fraction of that.
+    assert config_module.training_memory_bytes(TrainConfig()) < 2**30
