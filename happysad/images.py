@@ -72,8 +72,9 @@ def to_array(image, size: int, color: ColorMode = "rgb") -> np.ndarray:
 
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         raw = np.asarray(image, dtype=np.float64)
+        raw = np.nan_to_num(raw, nan=0.0, posinf=0.0, neginf=0.0)  # float TIFFs may hold them
         top = raw.max()
-        raw = raw / top * 255.0 if top > 0 else raw
+        raw = np.clip(raw / top * 255.0 if top > 0 else raw, 0.0, 255.0)
         image = Image.fromarray(raw.astype(np.uint8), mode="L")
     elif image.mode == "P":
         image = image.convert("RGBA")

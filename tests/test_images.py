@@ -134,3 +134,22 @@ def test_class_folders_differing_only_in_case(image_folder):
     (image_folder.parent / "other" / "Happy").rename(image_folder / "Happy")
     with pytest.raises(DataError, match="'Happy' and 'happy' .* differ only in case"):
         load_images(image_folder, 24)
+
+
+def test_float_image_with_nan_inf_and_negatives_loads_quietly(tmp_path):
+    import warnings
+
+    from PIL import Image
+
+    from happysad.images import load_image
+
+    raw = np.linspace(-1.0, 2.0, 64, dtype=np.float32).reshape(8, 8)
+    raw[0, 0], raw[0, 1], raw[0, 2] = np.nan, np.inf, -np.inf
+    path = tmp_path / "float.tif"
+    Image.fromarray(raw, mode="F").save(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a RuntimeWarning from NumPy would fail here
+        array = load_image(path, 8)
+    assert array.shape == (8, 8, 3)
+    assert array[0, :3].max() == 0 and array.max() == 255  # non-finite -> 0, no wrap-around
+    assert array[7, 7, 0] == 255 and array[1, 0, 0] == 0
