@@ -114,12 +114,33 @@ def _evaluation_images(trained: TrainedRun, data: str | None):
         images = load_images(source, config.image_size, "rgb", config.skip_bad_images)
         return images, f"the run's validation data {source}"
     source = locate_runs_own(config.data)
+    if config.val_split > 0:
+        _check_unchanged(trained, source)
     images = load_images(source, config.image_size, "rgb", config.skip_bad_images)
     check_same_classes(trained, images.class_names, source)
     if config.val_split > 0:
         _, val_idx = stratified_split(images.y, config.val_split, config.seed, images.class_names)
         return images.subset(val_idx), f"the run's held-out {config.val_split:g} split of {source}"
     return images, f"the training images of {source} (the run held none out)"
+
+
+def _check_unchanged(trained: TrainedRun, source: Path) -> None:
+    """DataError if the data differs from what the run trained on (its saved SHA-256).
+
+    The held-out images are found by splitting the data again with the run's seed; an image
+    added, removed or changed since moves others across the split, and the score would then
+    silently include images the model was trained on.
+    """
+    from .data import fingerprint
+
+    expected = trained.metrics.get("data_sha256")
+    if expected is None:
+        return  # not recorded: nothing to compare with
+    if fingerprint(Path(source)) != expected:
+        raise DataError(
+            f"the data at {source} changed since training; its held-out split is no longer "
+            "the one training held out: pass --data with a separate set"
+        )
 
 
 def evaluate_run(run_path: str | os.PathLike, data: str | None = None,

@@ -21,12 +21,15 @@ def expand_inputs(inputs: list[str]) -> list[Path]:
     """Image files named by paths, folders (searched recursively) or glob patterns.
 
     Raises:
-        DataError: an input matches no image file.
+        DataError: an input is empty or matches no image file.
     """
     from .archive import is_ignored
 
     found: list[Path] = []
     for item in inputs:
+        if not item.strip():  # Path("") is ".": every image under the current folder
+            raise DataError("an image argument is empty; give image files, folders or a quoted "
+                            "glob such as 'photos/*.png'")
         path = Path(item).expanduser()
         if path.is_dir():
             matches = sorted(

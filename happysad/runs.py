@@ -203,13 +203,25 @@ class RunFolder:
                 ) from None
             if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
                 raise RunError(f"{self.history_json} is not a list of epochs; the run folder is damaged")
-            return rows
+            return _check_epochs(self.history_json, rows)
         if self.history_csv.is_file():
-            with self.history_csv.open(newline="", encoding="utf-8") as f:
-                return [
-                    {k: _parse_number(v) for k, v in row.items()} for row in csv.DictReader(f)
-                ]
+            return _check_epochs(self.history_csv, self._read_history_csv())
         raise RunError(f"{self.path} has no history yet: no epoch finished in this run")
+
+    def _read_history_csv(self) -> list[dict[str, Any]]:
+        path = self.history_csv
+        rows = []
+        try:
+            with path.open(newline="", encoding="utf-8") as f:
+                reader = csv.DictReader(f)
+                for row in reader:
+                    if None in row:  # DictReader files cells beyond the header under the key None
+                        raise RunError(f"{path}: line {reader.line_num} has more cells than the "
+                                       "header; the run folder is damaged")
+                    rows.append({k: _parse_number(v) for k, v in row.items()})
+        except (OSError, ValueError, csv.Error) as exc:  # ValueError: not UTF-8 (a binary file)
+            raise RunError(f"cannot read {path}: {exc}; the run folder is damaged") from None
+        return rows
 
     def history(self) -> dict[str, list[Any]]:
         """The history as columns: ``{"epoch": [1, 2], "loss": [...], ...}``."""
@@ -231,7 +243,7 @@ class RunFolder:
             raise RunError(f"cannot read {self.metrics_path}: {exc}; the run folder is damaged") from None
         if not isinstance(data, dict):
             raise RunError(f"{self.metrics_path} is not a JSON object; the run folder is damaged")
-        return data
+        return _check_metrics(self.metrics_path, data)
 
     def config_dict(self) -> dict[str, Any]:
         """The saved config as a plain dict (see ``happysad.config`` to validate it)."""
@@ -240,12 +252,86 @@ class RunFolder:
         self.require(CONFIG_FILE)
         try:
             data = yaml.safe_load(self.config_path.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as exc:
+        except (OSError, ValueError, RecursionError, yaml.YAMLError) as exc:  # ValueError: not UTF-8
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise RunError(f"cannot read {self.config_path} ({first}); the run folder is damaged") from None
         if not isinstance(data, dict):
             raise RunError(f"{self.config_path} is not a mapping of settings")
         return data
+
+    def is_scratch(self) -> bool:
+        """Whether this is a from-scratch (NumPy) run, told even when its network file is gone."""
+        if self.network_path.is_file():
+            return True
+        try:
+            if self.metrics_path.is_file() and self.metrics().get("kind") == "scratch":
+                return True
+            config = self.config_dict() if self.config_path.is_file() else {}
+        except RunError:
+            return False
+        return "hidden" in config and "conv_filters" not in config  # only scratch has 'hidden'
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_count(value: Any) -> bool:
+    """A whole number >= 0 (JSON and CSV may spell it 3.0)."""
+    return _is_number(value) and math.isfinite(value) and value == int(value) >= 0
+
+
+def _check_metrics(path: Path, data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` unchanged, or RunError naming a field whose type readers cannot use.
+
+    Only fields that are present are checked: runs cut short or from older versions lack some.
+    """
+    def damaged(key: str, expected: str) -> RunError:
+        return RunError(f"{path}: {key} is {_short(data[key])}, not {expected}; "
+                        "the run folder is damaged")
+
+    for key in ("kind", "status", "stop_reason", "data", "data_sha256"):
+        if key in data and not isinstance(data[key], str):
+            raise damaged(key, "text")
+    for key in ("epochs_run", "model_epoch"):
+        value = data.get(key)
+        if value is not None and not _is_count(value):
+            raise damaged(key, "a whole number")
+    for key in ("train_accuracy", "val_accuracy"):
+        if data.get(key) is not None and not _is_number(data[key]):
+            raise damaged(key, "a number")
+    final = data.get("final")
+    if final is not None and not (isinstance(final, dict)
+                                  and all(v is None or _is_number(v) for v in final.values())):
+        raise damaged("final", "a mapping of metric names to numbers")
+    names = data.get("class_names")
+    if names is not None and not (
+        isinstance(names, list) and all(isinstance(n, str) and n for n in names)
+        and len(set(names)) == len(names) >= 2
+    ):
+        raise damaged("class_names", "a list of two or more distinct class names")
+    return data
+
+
+def _check_epochs(path: Path, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rows`` unchanged, or RunError if their epoch numbers are missing or not numbers.
+
+    Every reader puts epochs on an axis or compares them; NaN or text there breaks them all.
+    A history without an epoch column at all is fine (epochs are then counted from 1).
+    """
+    if not any("epoch" in row for row in rows):
+        return rows
+    for row in rows:
+        epoch = row.get("epoch")
+        if not _is_count(epoch):
+            raise RunError(f"{path}: epoch {_short(epoch)} is not an epoch number; "
+                           "the run folder is damaged")
+    return rows
 
 
 def _parse_number(text: str | None) -> Any:
@@ -268,15 +354,20 @@ def list_runs(runs_dir: Path) -> list[RunFolder]:
 
 
 def summarize_runs(runs_dir: Path) -> list[dict[str, Any]]:
-    """One row per run folder: name, status, epochs, final metrics, stop reason."""
+    """One row per run folder: name, status, epochs, final metrics, stop reason.
+
+    A run whose metrics.json or history cannot be read is listed with status "damaged".
+    """
     rows = []
     for run in list_runs(runs_dir):
         row: dict[str, Any] = {"run": run.path.name, "status": "incomplete", "epochs": None,
                                "accuracy": None, "val_accuracy": None, "stop_reason": ""}
         try:
             metrics = run.metrics() if run.metrics_path.is_file() else {}
-        except RunError:
-            metrics = {}
+        except RunError:  # one damaged run must not hide the others
+            row["status"] = "damaged"
+            rows.append(row)
+            continue
         if metrics:
             final = metrics.get("final") or {}
             row.update(
@@ -287,10 +378,15 @@ def summarize_runs(runs_dir: Path) -> list[dict[str, Any]]:
                 stop_reason=metrics.get("stop_reason", ""),
             )
         else:  # killed outright (or still training): what the history says so far
-            try:
-                epochs = run.history_rows()
-            except RunError:
-                epochs = []
+            if not (run.history_json.is_file() or run.history_csv.is_file()):
+                epochs = []  # no epoch finished yet
+            else:
+                try:
+                    epochs = run.history_rows()
+                except RunError:
+                    row["status"] = "damaged"
+                    rows.append(row)
+                    continue
             last = epochs[-1] if epochs else {}
             row.update(epochs=len(epochs), accuracy=last.get("accuracy"),
                        val_accuracy=last.get("val_accuracy"))

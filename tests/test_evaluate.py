@@ -93,3 +93,27 @@ def test_a_run_trained_on_a_relative_path_evaluates_from_anywhere(tmp_path, monk
     (tmp_path / "faces").rename(tmp_path / "moved")
     with pytest.raises(DataError, match=r"trained on \(.*faces\) is no longer there; pass --data"):
         evaluate_run(run.path, figure=False)
+
+
+def test_changed_data_is_refused_for_the_held_out_split(trained_run, tmp_path):
+    import shutil
+
+    import yaml
+
+    from happysad.errors import DataError
+
+    from .conftest import write_image
+
+    faces = tmp_path / "faces"
+    shutil.copytree(trained_run.parents[1] / "faces", faces)
+    copy = tmp_path / "run"
+    shutil.copytree(trained_run, copy)
+    config = yaml.safe_load((copy / "config.yaml").read_text())
+    (copy / "config.yaml").write_text(yaml.safe_dump({**config, "data": str(faces)}))
+    assert evaluate_run(copy, figure=False)["images"] == 4  # the same files: the same split
+    write_image(faces / "happy" / "new.png", np.zeros((24, 24, 3), np.uint8))
+    with pytest.raises(DataError, match=f"the data at {faces} changed since training; .*pass --data"):
+        evaluate_run(copy, figure=False)
+    result = CliRunner().invoke(main, ["evaluate", str(copy)])
+    assert result.exit_code == 1 and result.stderr.count("\n") == 1
+    assert evaluate_run(copy, str(faces), figure=False)["images"] == 17  # a set given by --data

@@ -67,3 +67,21 @@ def test_damaged_history_values_are_an_error(tmp_path):
     run = _run(tmp_path, [{"epoch": 1, "loss": 0.7, "accuracy": 0.5, "val_loss": "abc"}])
     with pytest.raises(RunError, match="val_loss of epoch 1 is 'abc', not a number"):
         plot_run(run)
+
+
+@pytest.mark.parametrize("name, content, problem", [
+    ("history.csv", b"epoch,loss,accuracy\n1,0.7,0.5\n2,0.6,0.5,0.9\n", "line 3 has more cells"),
+    ("history.csv", b"\x89PNG\r\n\x1a\n\xff\xfe\x00binary", "cannot read"),
+    ("history.json", b'[{"epoch": NaN, "loss": 0.7, "accuracy": 0.5}]', "epoch nan is not"),
+    ("history.json", b'[{"epoch": 1, "loss": 0.7}, {"loss": 0.6}]', "epoch None is not"),
+])
+def test_damaged_history_files_are_an_error_naming_them(tmp_path, name, content, problem):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / name).write_bytes(content)
+    with pytest.raises(RunError) as caught:
+        plot_run(run)
+    message = str(caught.value)
+    assert str(run / name) in message and problem in message and "run folder is damaged" in message
+    assert "\n" not in message
+    assert not (run / "training.png").exists()

@@ -65,3 +65,56 @@ def test_bad_inputs(trained_run, tmp_path):
         predict(tmp_path / "norun", [str(tmp_path / "none.png")])
     result = CliRunner().invoke(main, ["predict", str(trained_run), str(tmp_path / "none.png")])
     assert result.exit_code != 0 and "error: no image file matches" in result.stderr
+
+
+def _edited_copy(trained_run, tmp_path, config=None, metrics=None):
+    """A copy of the trained run with some config.yaml or metrics.json values replaced."""
+    import shutil
+
+    import yaml
+
+    copy = tmp_path / "copy"
+    shutil.copytree(trained_run, copy)
+    for name, changes, load, dump in (("config.yaml", config, yaml.safe_load, yaml.safe_dump),
+                                      ("metrics.json", metrics, json.loads, json.dumps)):
+        if changes:
+            values = load((copy / name).read_text())
+            (copy / name).write_text(dump({**values, **changes}))
+    return copy
+
+
+@pytest.mark.parametrize("config, metrics, problem", [
+    ({"image_size": 64}, None, "config.yaml says image_size 64, but .*model.keras takes 24x24x3"),
+    (None, {"class_names": [1, 2]}, "metrics.json: class_names is \\[1, 2\\], not a list"),
+    (None, {"class_names": ["a", "b", "c"]}, "names 3 classes, but .*has 1 output unit \\(2"),
+])
+def test_run_files_that_disagree_are_refused_in_one_line(trained_run, tmp_path, config,
+                                                          metrics, problem):
+    copy = _edited_copy(trained_run, tmp_path, config, metrics)
+    image = str(trained_run.parents[1] / "faces" / "happy")
+    with pytest.raises(RunError, match=problem):
+        predict(copy, [image])
+    result = CliRunner().invoke(main, ["predict", str(copy), image])
+    assert result.exit_code == 1 and result.stderr.count("\n") == 1
+    assert result.stderr.startswith("error: ") and "damaged" in result.stderr
+
+
+def test_an_empty_image_argument_is_refused(trained_run, tmp_path, monkeypatch):
+    monkeypatch.chdir(trained_run.parents[1] / "faces")  # '' would be every image in here
+    for empty in ("", "  "):
+        with pytest.raises(DataError, match="an image argument is empty"):
+            predict(trained_run, [empty])
+
+
+@pytest.mark.parametrize("files", [
+    {"config.yaml": "hidden: [3]\n", "metrics.json": '{"kind": "scratch", "status": "failed"}'},
+    {"config.yaml": "hidden: [3]\nactivation: sigmoid\n"},  # killed before metrics.json
+])
+def test_a_scratch_run_without_its_network_is_named_a_scratch_run(tmp_path, files):
+    run = tmp_path / "scratch-run"
+    run.mkdir()
+    for name, text in files.items():
+        (run / name).write_text(text)
+    with pytest.raises(RunError, match="is a from-scratch \\(NumPy\\) run") as caught:
+        predict(run, [str(tmp_path)])
+    assert "--resume" not in str(caught.value)

@@ -68,3 +68,43 @@ def test_a_run_killed_outright_is_listed_with_its_last_epoch(tmp_path):
     (row,) = summarize_runs(tmp_path)
     assert row == {"run": "killed", "status": "incomplete", "epochs": 2, "accuracy": 0.75,
                    "val_accuracy": 0.5, "stop_reason": ""}
+
+
+def _listed_run(runs_dir, name, metrics=None):
+    run = RunFolder(runs_dir / name)
+    run.path.mkdir(parents=True)
+    run.config_path.write_text("epochs: 2\n")
+    if metrics is not None:
+        run.metrics_path.write_text(json.dumps(metrics))
+    return run
+
+
+def test_damaged_runs_are_listed_as_damaged_and_the_others_still_are(tmp_path):
+    from click.testing import CliRunner
+
+    from happysad.cli import main
+    from happysad.runs import summarize_runs
+
+    good = {"status": "finished", "epochs_run": 2, "final": {"accuracy": 1.0}, "stop_reason": "done"}
+    _listed_run(tmp_path, "a-good", good)
+    _listed_run(tmp_path, "b-final", {**good, "final": [1]})
+    _listed_run(tmp_path, "c-status", {**good, "status": {"x": 1}})
+    _listed_run(tmp_path, "d-binary").history_csv.write_bytes(b"\xff\xfe\x00\x81epoch\n\x9c")
+    rows = {r["run"]: r for r in summarize_runs(tmp_path)}
+    assert rows["a-good"]["status"] == "finished" and rows["a-good"]["accuracy"] == 1.0
+    assert [rows[n]["status"] for n in ("b-final", "c-status", "d-binary")] == ["damaged"] * 3
+    result = CliRunner().invoke(main, ["runs", "--runs-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert len(result.output.splitlines()) == 5 and result.output.count("damaged") == 3
+
+
+@pytest.mark.parametrize("field, value", [
+    ("final", [1]), ("status", {"x": 1}), ("stop_reason", 3), ("epochs_run", "two"),
+    ("epochs_run", float("nan")), ("class_names", [1, 2]), ("class_names", ["a", "a"]),
+    ("class_names", ["a"]), ("data_sha256", None),
+])
+def test_metrics_fields_of_the_wrong_type_are_errors(tmp_path, field, value):
+    run = RunFolder(tmp_path)
+    run.metrics_path.write_text(json.dumps({"status": "finished", field: value}))
+    with pytest.raises(RunError, match=f"metrics.json: {field} is .*the run folder is damaged"):
+        run.metrics()
