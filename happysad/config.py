@@ -375,6 +375,7 @@ class TrainConfig:
     runs_dir: str = "runs"  # parent of the run folders
     name: str | None = None  # run folder name; default a timestamp
     tensorboard: bool = False  # also write TensorBoard logs into the run folder
+    backup_interval: float = 10.0  # seconds between on-disk epoch backups (0: every epoch)
     progress: Progress = "auto"  # bar on a terminal, a line per epoch otherwise
 
     def validate(self) -> None:
@@ -424,6 +425,10 @@ class TrainConfig:
         _check(bool(self.monitor.strip()), "monitor must name a metric, e.g. accuracy")
         if self.stop_when is not None:
             parse_stop_when(self.stop_when)
+        _check(
+            math.isfinite(self.backup_interval) and self.backup_interval >= 0,
+            f"backup_interval must be a number of seconds >= 0, got {self.backup_interval}",
+        )
         _check(
             self.patience is None or self.patience >= 1,
             f"patience must be at least 1 or null, got {self.patience}",

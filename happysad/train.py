@@ -298,7 +298,7 @@ def _fit(config: TrainConfig, run: RunFolder, placement, train_set, val_set, inf
     # which resume drops, never one too few.
     history_writer = HistoryWriter(run, rows, timer)
     fit_callbacks.append(history_writer)
-    backup = EpochBackup(run.backup_dir)
+    backup = EpochBackup(run.backup_dir, config.backup_interval)
     fit_callbacks.append(backup)
     if config.tensorboard:
         fit_callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run.path / "tensorboard")))
@@ -319,6 +319,7 @@ def _fit(config: TrainConfig, run: RunFolder, placement, train_set, val_set, inf
             )
     except KeyboardInterrupt:
         status, reason = INTERRUPTED, "interrupted (Ctrl-C or SIGTERM)"
+        backup.flush()  # the last finished epoch, if only held in memory until now
     finally:
         backup.wait()  # the last finished epoch's backup, on disk before we report it
     history_rows = history_writer.rows

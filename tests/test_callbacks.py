@@ -85,6 +85,24 @@ def test_history_writer_and_backup(tmp_path):
     assert EpochBackup.latest(tmp_path / "none") == (0, None)
 
 
+def test_backup_interval_holds_epochs_in_memory_until_flushed(tmp_path):
+    with pytest.raises(ValueError, match="interval"):
+        EpochBackup(tmp_path, interval=-1)
+    backup = EpochBackup(tmp_path / "b", interval=3600)
+    model = _model()
+    model.fit(X, Y, epochs=3, verbose=0, callbacks=[backup])
+    assert EpochBackup.latest(tmp_path / "b")[0] == 1  # the first epoch always goes to disk
+    backup.flush()  # what an interrupted run does: the last finished epoch
+    epoch, path = EpochBackup.latest(tmp_path / "b")
+    assert epoch == 3
+    fresh = _model()
+    EpochBackup.restore(fresh, path)
+    for a, b in zip(_weights(model), _weights(fresh)):
+        np.testing.assert_array_equal(a, b)
+    backup.flush()  # nothing held: a no-op
+    assert EpochBackup.latest(tmp_path / "b")[0] == 3
+
+
 def _weights(model):
     return [v.numpy().copy() for v in model.weights + model.optimizer.variables]
 

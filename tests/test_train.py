@@ -315,7 +315,7 @@ def test_signal_leaves_a_resumable_run(tmp_path, sig):
 
 
 @pytest.mark.slow
-def test_sigkill_resumes_from_the_last_finished_epoch_with_the_same_history(tmp_path):
+def test_sigkill_resumes_from_the_last_backup_with_the_same_history(tmp_path):
     from .conftest import make_image_folder
 
     data = make_image_folder(tmp_path / "faces", per_class=8, size=48)
