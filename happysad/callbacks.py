@@ -202,10 +202,10 @@ class EpochBackup(keras.callbacks.Callback):
     costs several times more and slows the training running beside it.
 
     Writing 76 MB costs the lab's network about a third of an epoch, so by default an
-    epoch goes to disk only once ``interval`` seconds have passed since the last write
-    (the first epoch always does). The epochs in between are kept as a snapshot in
-    memory, which ``flush`` writes when training is interrupted: Ctrl-C and SIGTERM keep
-    the last finished epoch, a SIGKILL or power loss at most ``interval`` seconds of work.
+    epoch goes to disk only once ``interval`` seconds have passed since training began or
+    the last write. The epochs in between are kept as a snapshot in memory, which
+    ``flush`` writes when training is interrupted: Ctrl-C and SIGTERM keep the last
+    finished epoch, a SIGKILL or power loss loses at most ``interval`` seconds of work.
 
     Args:
         backup_dir: the folder for the backups (created if missing).
@@ -231,7 +231,9 @@ class EpochBackup(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self._writer, self._error = None, None
-        self._last_write, self._held = -math.inf, None
+        # The first write waits an interval too: a run shorter than that never pays for one.
+        self._last_write = time.monotonic() if self.interval else -math.inf
+        self._held = None
         # A manifest cut short by a kill is only ever a temporary file: clear it away.
         if self.backup_dir.is_dir():
             for stale in self.backup_dir.glob(".tmp-*"):

@@ -267,7 +267,7 @@ def _fit(config: TrainConfig, run: RunFolder, placement, train_set, val_set, inf
     echo(f"Images: {info['train_images']} for training, {info['val_images']} for validation")
     if resume is not None:
         echo(f"Resuming after epoch {first_epoch}" if first_epoch else
-             "No finished epoch was saved before the interruption: starting from epoch 1")
+             "No backup was saved before the interruption: starting from epoch 1")
 
     batches = training_batches(
         train_set, global_batch, config.seed, first_epoch, config.epochs,
@@ -465,8 +465,9 @@ def _check_memory(config: TrainConfig) -> None:
 def _resume_point(run: RunFolder, config: TrainConfig) -> int:
     """The last finished epoch an interrupted run can continue from; RunError if none fits.
 
-    A run with trained epochs on record but no backup of them (backup/ deleted, or the
-    model of a finished run) is refused: starting again would overwrite its history.
+    History rows after the last backup (a SIGKILL between two backups) are trained again.
+    A run whose recorded backup is gone (backup/ deleted), or that finished (it has its
+    model), is refused: starting again would overwrite the epochs it has.
     """
     from .callbacks import EpochBackup
 
@@ -474,9 +475,13 @@ def _resume_point(run: RunFolder, config: TrainConfig) -> int:
         raise RunError(f"run {run.path} already finished (it has {run.model_path.name}); "
                        "start a new run instead")
     first_epoch, _ = EpochBackup.latest(run.backup_dir)
-    if first_epoch == 0 and _existing_rows(run):
-        raise RunError(f"run {run.path} has trained epochs but no backup of them in "
-                       f"{run.backup_dir.name}/, so it cannot be resumed; start a new run")
+    try:
+        saved = run.metrics().get("resumable_after_epoch") if run.metrics_path.is_file() else None
+    except RunError:
+        saved = None
+    if isinstance(saved, int) and first_epoch < saved:
+        raise RunError(f"run {run.path} saved epoch {saved} in {run.backup_dir.name}/, but that "
+                       "backup is gone, so it cannot be resumed; start a new run")
     if first_epoch >= config.epochs:
         raise RunError(f"run {run.path} already trained all {config.epochs} epochs; "
                        f"resume with --epochs N, N above {first_epoch}")
