@@ -15,6 +15,7 @@ import dataclasses
 import difflib
 import math
 import re
+import reprlib
 import types
 import typing
 from dataclasses import dataclass, field
@@ -58,13 +59,13 @@ def _coerce(key: str, value: Any, tp: Any, from_text: bool) -> Any:
         import yaml
 
         try:
-            value = yaml.safe_load(value) if value.strip() else value
+            value = yaml.load(value, Loader=_strict_loader()) if value.strip() else value
         except yaml.YAMLError:
             pass  # keep the raw text; the type check below says what is wrong
         except RecursionError:
             raise ConfigError(f"{key}: the value is nested too deeply; give a plain value") from None
     origin = typing.get_origin(tp)
-    bad = ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}")
+    bad = ConfigError(f"{key}: expected {_type_name(tp)}, got {reprlib.repr(value)}")
     if origin in (Union, types.UnionType):
         args = typing.get_args(tp)
         if value is None and type(None) in args:
@@ -130,7 +131,15 @@ def _strict_loader():
     import yaml
 
     class StrictLoader(yaml.SafeLoader):
-        """PyYAML's safe loader, except that a key given twice is an error, not 'last wins'."""
+        """PyYAML's safe loader, except that a key given twice is an error, not 'last wins',
+        and aliases (``*name``) are refused: nested ones expand exponentially (a YAML bomb)."""
+
+        def compose_node(self, parent, index):
+            if self.check_event(yaml.events.AliasEvent):
+                raise yaml.composer.ComposerError(
+                    None, None, "aliases (*name) are not allowed in a config",
+                    self.peek_event().start_mark)
+            return super().compose_node(parent, index)
 
         def construct_mapping(self, node, deep=False):
             seen = set()

@@ -242,3 +242,16 @@ def test_closed_stdout_does_not_break_training(tmp_path, image_folder):
                           timeout=300)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "runs" / "closed" / "model.keras").is_file()
+
+
+@pytest.mark.skipif(not __import__("os").path.exists("/dev/full"), reason="needs /dev/full (Linux)")
+@pytest.mark.parametrize("args", [["--version"], ["runs", "--runs-dir", "."]])
+def test_a_full_output_device_is_one_line_not_a_traceback(args, tmp_path):
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "happysad", *args], stdout=full,
+                              stderr=subprocess.PIPE, text=True, cwd=tmp_path, timeout=60)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr
+    assert [line for line in done.stderr.splitlines() if line.strip()] == [
+        line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert "No space left on device" in done.stderr

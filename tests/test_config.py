@@ -166,3 +166,18 @@ def test_parameter_count_matches_the_lab_network():
 def test_absurd_sizes_are_refused_before_anything_runs(values, match):
     with pytest.raises(ConfigError, match=match):
         load_config(TrainConfig, None, values)
+
+
+def test_yaml_aliases_are_refused_and_long_values_are_cut_in_errors(tmp_path):
+    # Nested aliases expand exponentially (a YAML bomb); a config never needs them.
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 10)]
+    path = tmp_path / "bomb.yaml"
+    path.write_text("\n".join(lines + ["epochs: *a9"]) + "\n")
+    with pytest.raises(ConfigError, match="aliases .* are not allowed"):
+        load_config(TrainConfig, path)
+    with pytest.raises(ConfigError, match="epochs: expected an integer, got '.&a"):
+        load_config(TrainConfig, None, {}, ["epochs=[&a [1], *a]"])  # kept as text, unexpanded
+    with pytest.raises(ConfigError) as err:
+        load_config(TrainConfig, None, {}, ["epochs=" + str(list(range(10000)))])
+    assert len(str(err.value)) < 200

@@ -48,6 +48,9 @@ class HappysadGroup(click.Group):
         except click.Abort:
             click.echo("error: interrupted", err=True)
             sys.exit(130)
+        except OSError as exc:  # writing the output itself failed (--version > /dev/full)
+            click.echo(f"error: cannot write the output: {exc.strerror or one_line(exc)}", err=True)
+            sys.exit(1)
         sys.exit(code if isinstance(code, int) else 0)
 
     def invoke(self, ctx: click.Context):
@@ -110,6 +113,9 @@ class _PipeSafeWriter(io.RawIOBase):
                 return os.write(self._fd, data)
             except BrokenPipeError:
                 self._reader_gone = True
+            except OSError:  # a full disk or device: say so once (the caller), then drop
+                self._reader_gone = True
+                raise
         return len(data)
 
 
