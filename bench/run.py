@@ -319,6 +319,7 @@ it page faults on freshly allocated 38 MB buffers. With the speed-ups
 | reuse freed memory (glibc `mallopt`: no `mmap` for large blocks, no trimming) | yes | removes the per-step page faults (~90 ms a step on a busy machine); costs peak RSS (section 6) |
 | one graph call per epoch (`steps_per_execution` = steps per epoch) | yes | ~135 -> ~111 ms a step: Keras's per-step Python work |
 | write the epoch backup (76 MB: weights and optimizer state) from a background thread | yes | the backup cost ~0.23 s an epoch in the training loop |
+| write the backup to disk only every `backup_interval` seconds (10), the epochs between held in memory for Ctrl-C | yes | the background write and fsync still took ~0.15 s of a ~0.5 s epoch on 2 cores; now 0.50 -> 0.36 s, the same as with no backup |
 | XLA for the whole train step (`jit_compile: true`) | no (option) | fuses the update too, but XLA's CPU convolutions are ~2x slower than oneDNN's: the slowest row above |
 | XLA for the Dense layer only, or for the pooling layers | no | 135 -> 180 and 205 ms a step |
 | thread pools: inter-op 1, or intra-op 1 | no | 117 ms (defaults) vs 150-200 ms |
@@ -329,6 +330,15 @@ on 2 cores, batch 10: small, memory-bound kernels that reach a few GFLOP/s), the
 layer's input gradient (a 38 MB matrix read per step). The fraction of peak stays low because
 a batch of 10 150x150 images gives each core little arithmetic per byte moved; raising the
 batch would raise it, but would change what is learned, which this work does not do.
+
+On the 2026-12-04 machine (AMD EPYC with AVX-512, 2 cores) a whole step is ~48 ms with the
+speed-ups and ~50 ms without (`bench/profile_step.py`: update 9 vs 19 ms, the convolutions
+~30 ms, the Dense layer ~14 ms), so 8 steps are ~0.38 s of compute either way. happysad's
+epoch (0.40-0.45 s) is that compute plus validation; the lab-style epoch adds decoding the
+80 PNGs again every epoch (~0.2 s). Per epoch the ratio is therefore bounded near 1.5x here:
+2x would need a faster step, e.g. bfloat16 arithmetic (this CPU has AVX-512 BF16) or a
+larger batch, and both change what is learned. The 2.2x and 2.47x of earlier runs came on
+machines where stock Keras's step carried large page-fault and update costs.
 """
 
 
