@@ -59,7 +59,7 @@ def _coerce(key: str, value: Any, tp: Any, from_text: bool) -> Any:
         import yaml
 
         try:
-            value = yaml.load(value, Loader=_strict_loader()) if value.strip() else value
+            value = yaml.load(value, Loader=yaml_loader()) if value.strip() else value
         except yaml.YAMLError:
             pass  # keep the raw text; the type check below says what is wrong
         except RecursionError:
@@ -127,7 +127,7 @@ def _unknown_key(key: str, known: list[str]) -> ConfigError:
     return ConfigError(f"unknown config key {key!r}{hint}")
 
 
-def _strict_loader():
+def yaml_loader():
     import yaml
 
     class StrictLoader(yaml.SafeLoader):
@@ -171,7 +171,7 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config file {path}: {exc}") from None
     try:
-        data = yaml.load(text, Loader=_strict_loader())
+        data = yaml.load(text, Loader=yaml_loader())
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -249,11 +249,11 @@ class RunFolder:
         """The saved config as a plain dict (see ``happysad.config`` to validate it)."""
         import yaml
 
-        from .config import _strict_loader
+        from .config import yaml_loader
 
         self.require(CONFIG_FILE)
         try:
-            data = yaml.load(self.config_path.read_text(encoding="utf-8"), Loader=_strict_loader())
+            data = yaml.load(self.config_path.read_text(encoding="utf-8"), Loader=yaml_loader())
         except (OSError, ValueError, RecursionError, yaml.YAMLError) as exc:  # ValueError: not UTF-8
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise RunError(f"cannot read {self.config_path} ({first}); the run folder is damaged") from None
