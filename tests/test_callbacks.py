@@ -124,14 +124,18 @@ def test_a_write_cut_short_leaves_the_previous_epoch_usable(tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
+def _one_epoch_backup(folder):
+    """Back up one epoch of a small model; return (manifest path, manifest, state file)."""
+    _model().fit(X, Y, epochs=1, verbose=0, callbacks=[EpochBackup(folder)])
+    manifest_path = folder / "latest.json"
+    manifest = json.loads(manifest_path.read_text())
+    return manifest_path, manifest, folder / manifest["file"]
+
+
 def test_damaged_backups_are_clear_errors(tmp_path):
     from happysad.errors import RunError
 
-    model = _model()
-    model.fit(X, Y, epochs=1, verbose=0, callbacks=[EpochBackup(tmp_path / "b")])
-    manifest_path = tmp_path / "b" / "latest.json"
-    manifest = json.loads(manifest_path.read_text())
-    state = tmp_path / "b" / manifest["file"]
+    manifest_path, manifest, state = _one_epoch_backup(tmp_path / "b")
     state.write_bytes(state.read_bytes()[:-4])
     with pytest.raises(RunError, match="is damaged .* expected"):
         EpochBackup.restore(_model(), manifest_path)
@@ -143,11 +147,7 @@ def test_damaged_backups_are_clear_errors(tmp_path):
 def test_flipped_bytes_or_another_dtype_in_a_backup_are_refused(tmp_path):
     from happysad.errors import RunError
 
-    model = _model()
-    model.fit(X, Y, epochs=1, verbose=0, callbacks=[EpochBackup(tmp_path / "b")])
-    manifest_path = tmp_path / "b" / "latest.json"
-    manifest = json.loads(manifest_path.read_text())
-    state = tmp_path / "b" / manifest["file"]
+    manifest_path, manifest, state = _one_epoch_backup(tmp_path / "b")
     good = state.read_bytes()
     state.write_bytes(good[:8] + bytes([good[8] ^ 0xFF]) + good[9:])  # same size, one byte off
     with pytest.raises(RunError, match="checksum does not match"):
