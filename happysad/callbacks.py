@@ -240,8 +240,7 @@ class EpochBackup(keras.callbacks.Callback):
                 stale.unlink(missing_ok=True)
 
     def on_epoch_end(self, epoch, logs=None):
-        # A snapshot: TensorFlow copies a variable on write while a read of it is alive.
-        state = [np.asarray(v.numpy()) for v in _state_variables(self.model)]
+        state = self._snapshot()
         if time.monotonic() - self._last_write < self.interval:
             self._held = (epoch + 1, state)  # for flush(), should training be interrupted
             return
@@ -255,24 +254,28 @@ class EpochBackup(keras.callbacks.Callback):
                                         name="happysad-backup")
         self._writer.start()
 
-    def flush(self) -> None:
-        """Write the newest finished epoch held in memory, and wait until it is on disk."""
-        if self._held is not None:
+    def _snapshot(self) -> list:
+        # A copy: TensorFlow copies a variable on write while a read of it is alive.
+        return [np.asarray(v.numpy()) for v in _state_variables(self.model)]
+
+    def flush(self, epoch: int | None = None) -> None:
+        """Put the last finished epoch on disk, and wait until it is there.
+
+        Args:
+            epoch: the last finished epoch (the history's), when training was interrupted.
+                Without it, the epoch held in memory is written, if any. With it, an
+                interrupt that landed in this epoch's end callbacks, after its history row
+                but before its snapshot, is covered too: the next epoch never began, so the
+                model's weights are still this epoch's.
+        """
+        self.wait()
+        if self._held is not None and epoch in (None, self._held[0]):
             self._start_write(*self._held)
+        elif epoch is not None and EpochBackup.latest(self.backup_dir)[0] < epoch:
+            self._start_write(epoch, self._snapshot())
         self.wait()
 
     def on_train_end(self, logs=None):
-        self.wait()
-
-    def save_now(self, epoch: int) -> None:
-        """Write the model's current state as ``epoch``'s backup, and wait for it.
-
-        For an interrupt that lands inside the epoch-end callbacks, after the history
-        recorded ``epoch`` but before its backup was started: the weights are still that
-        epoch's, so the run can resume from it instead of redoing it.
-        """
-        self.wait()
-        self._write(epoch, [np.asarray(v.numpy()) for v in _state_variables(self.model)])
         self.wait()
 
     def wait(self) -> None:

@@ -319,17 +319,16 @@ def _fit(config: TrainConfig, run: RunFolder, placement, train_set, val_set, inf
             )
     except KeyboardInterrupt:
         status, reason = INTERRUPTED, "interrupted (Ctrl-C or SIGTERM)"
-        backup.flush()  # the last finished epoch, if only held in memory until now
     finally:
         backup.wait()  # the last finished epoch's backup, on disk before we report it
     history_rows = history_writer.rows
     epochs_run = history_rows[-1]["epoch"] if history_rows else first_epoch
-    if status == INTERRUPTED and EpochBackup.latest(run.backup_dir)[0] < epochs_run:
-        # Ctrl-C landed between an epoch's history row and the start of its backup; the
-        # next epoch never began, so the weights are still that epoch's: keep them, so
-        # history, backup and the resume point all say the same epoch.
-        backup.save_now(epochs_run)
-        run.write_history(history_rows)
+    if status == INTERRUPTED:
+        # History, backup and the resume point all name the last finished epoch, even if
+        # Ctrl-C landed between its history row and its backup.
+        backup.flush(epochs_run)
+        if history_rows:
+            run.write_history(history_rows)
 
     if non_finite.stopped_epoch is not None:
         status = FAILED
