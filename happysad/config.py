@@ -377,7 +377,7 @@ class TrainConfig:
     patience: int | None = None  # early stopping on val_loss after this many flat epochs
     restore_best: bool = False  # with patience: keep the weights of the best epoch
     # -- speed and scale --
-    speedups: bool = True  # fused RMSprop update, freed memory kept for reuse (happysad/speed.py)
+    speedups: bool = True  # fused RMSprop update, faster Dense input gradient, freed memory kept (happysad/speed.py)
     jit_compile: bool = False  # XLA-compile the whole train step (slower on CPU; see PERFORMANCE)
     strategy: Strategy = "default"  # tf.distribute: one device, all local GPUs, or TF_CONFIG workers
     # -- output --

@@ -402,9 +402,10 @@ def build_model(config: TrainConfig, num_classes: int, placement=None, steps_per
     with placement.strategy.scope():
         model = make_model(config, num_classes, steps_per_execution=per_call)
     if config.speedups and placement.name == "default" and not config.jit_compile:
-        from .speed import fuse_rmsprop
+        from .speed import fast_dense_input_gradient, fuse_rmsprop
 
         fuse_rmsprop(model.optimizer)
+        fast_dense_input_gradient(model)
     return model
 
 

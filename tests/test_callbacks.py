@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import keras
 import numpy as np
@@ -105,6 +106,31 @@ def test_backup_interval_holds_epochs_in_memory_until_flushed(tmp_path):
 
 def _weights(model):
     return [v.numpy().copy() for v in model.weights + model.optimizer.variables]
+
+
+def test_snapshots_never_overwrite_the_state_being_written(tmp_path, monkeypatch):
+    """Snapshots reuse two sets of buffers: never the one the writer thread still reads."""
+    written, expected = {}, {}
+    write = EpochBackup._write
+
+    def slow_write(self, epoch, state):
+        time.sleep(0.2)  # the next epoch ends, and is snapshotted, meanwhile
+        written[epoch] = [a.copy() for a in state]
+        write(self, epoch, state)
+
+    class Record(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            expected[epoch + 1] = _weights(self.model)
+
+    monkeypatch.setattr(EpochBackup, "_write", slow_write)
+    backup = EpochBackup(tmp_path / "b")
+    _model().fit(X, Y, epochs=4, verbose=0, callbacks=[Record(), backup])
+    assert sorted(written) == [1, 2, 3, 4]
+    for epoch, state in written.items():
+        for a, b in zip(state, expected[epoch]):
+            np.testing.assert_array_equal(a, b)
+    assert not all(np.array_equal(a, b) for a, b in zip(expected[1], expected[4]))
+    assert backup._buffers[0][0] is not backup._buffers[1][0]
 
 
 def test_a_write_cut_short_leaves_the_previous_epoch_usable(tmp_path):
