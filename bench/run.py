@@ -324,21 +324,30 @@ it page faults on freshly allocated 38 MB buffers. With the speed-ups
 | XLA for the Dense layer only, or for the pooling layers | no | 135 -> 180 and 205 ms a step |
 | thread pools: inter-op 1, or intra-op 1 | no | 117 ms (defaults) vs 150-200 ms |
 | another Keras backend (JAX 0.10 on CPU) | no | no faster per step here, and a second 600 MB framework to install |
+| compute the Dense layer's input gradient as `einsum("io,bo->bi", kernel, dy)` instead of TensorFlow's `dy @ kernel^T` (`fast_dense_input_gradient`) | yes | that product ~5 -> ~2.8 ms (`python bench/profile_kernels.py`); same gradients to rounding (tested) |
+| copy the backup snapshot once, into two reused sets of buffers | yes | ~15 -> ~9 ms an epoch |
+| bfloat16 arithmetic (Keras's `mixed_bfloat16` policy; this CPU has AVX-512 BF16) | no | 0.222 vs 0.307 s/epoch, 1.39x (`python bench/alternatives.py`), but it changes the arithmetic, hence what is learned |
+| PyTorch 2.13 (CPU, oneDNN), the same network and RMSprop | no | 0.78 vs 0.31 s/epoch (`python bench/alternatives.py`): 2.5x slower |
+| compute the Dense kernel's gradient inside the fused RMSprop kernel (one XLA kernel: the 38 MB gradient never stored) | no | 8.65 -> 7.81 ms fastest (10.97 -> 10.57 median): under 1 ms a step, for moving the update inside the gradient, outside Keras's optimizer |
+| Keras's NumPy-array input (`fit(x, y)`) instead of a `tf.data` stream | no | some epochs ran at half speed (0.6 vs 0.3 s, the same CPU time: one core busy); happysad feeds `tf.data` |
 
-What limits it now: the convolutions' backward passes and the max-pooling gradients (oneDNN
-on 2 cores, batch 10: small, memory-bound kernels that reach a few GFLOP/s), then the Dense
-layer's input gradient (a 38 MB matrix read per step). The fraction of peak stays low because
-a batch of 10 150x150 images gives each core little arithmetic per byte moved; raising the
-batch would raise it, but would change what is learned, which this work does not do.
-
-On the 2026-12-04 machine (AMD EPYC with AVX-512, 2 cores) a whole step is ~48 ms with the
-speed-ups and ~50 ms without (`bench/profile_step.py`: update 9 vs 19 ms, the convolutions
-~30 ms, the Dense layer ~14 ms), so 8 steps are ~0.38 s of compute either way. happysad's
-epoch (0.40-0.45 s) is that compute plus validation; the lab-style epoch adds decoding the
-80 PNGs again every epoch (~0.2 s). Per epoch the ratio is therefore bounded near 1.5x here:
-2x would need a faster step, e.g. bfloat16 arithmetic (this CPU has AVX-512 BF16) or a
-larger batch, and both change what is learned. The 2.2x and 2.47x of earlier runs came on
-machines where stock Keras's step carried large page-fault and update costs.
+What limits it: the arithmetic itself. `python bench/profile_kernels.py` times every kernel
+a training step needs, alone, fastest of 30 calls (2026-12-04, AMD EPYC with AVX-512, 2
+cores): the convolutions' forward passes and gradients ~21 ms at 105-185 GFLOP/s (the
+16- and 32-channel layers run above the 166 GFLOP/s counted as peak, so the cores clock
+above the nominal 2.6 GHz: the "of peak" column is against the nominal clock; the first
+layer's input gradient, never needed, left out); the ReLU and max-pooling gradients ~6 ms;
+the Dense layer's three products ~8.5 ms (each reads the 38 MB kernel once: memory-bound at
+batch 10, ~70 GFLOP/s); RMSprop's fused update ~6 ms (190 MB moved). That sums to 41-44 ms
+a step, 0.33-0.35 s for an epoch's 8 steps; a bare `fit` of the model, where independent
+kernels overlap, measures 0.307 s (`bench/alternatives.py`), and `happysad train` 0.347 s
+(section 1: its data stream, history and backup add ~0.03-0.04 s). The lab-style epoch is
+the same arithmetic with stock Keras's update (~19 ms a step) and input gradient (~6 ms),
+plus decoding the 80 PNGs again: 0.587 s. So with float32 arithmetic at batch 10 the ratio
+per epoch cannot pass ~1.9x on this machine (0.587 / 0.307), and it measures 1.69x; 2x
+needs other arithmetic (bfloat16: 1.39x faster again) or another batch size, both of which
+change what is learned. The 2.2x and 2.47x of earlier runs came on machines where stock
+Keras's step carried large page-fault and update costs (the profile at the top).
 """
 
 
