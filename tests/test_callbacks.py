@@ -94,18 +94,23 @@ def test_backup_interval_holds_epochs_in_memory_until_flushed(tmp_path):
     model.fit(X, Y, epochs=3, verbose=0, callbacks=[backup])
     assert EpochBackup.latest(tmp_path / "b")[0] == 0  # nothing on disk within the interval
     backup.flush()  # what an interrupted run does: the last finished epoch
-    epoch, path = EpochBackup.latest(tmp_path / "b")
-    assert epoch == 3
-    fresh = _model()
-    EpochBackup.restore(fresh, path)
-    for a, b in zip(_weights(model), _weights(fresh)):
-        np.testing.assert_array_equal(a, b)
+    _assert_backup_holds(tmp_path / "b", 3, _weights(model))
     backup.flush()  # nothing held: a no-op
     assert EpochBackup.latest(tmp_path / "b")[0] == 3
 
 
 def _weights(model):
     return [v.numpy().copy() for v in model.weights + model.optimizer.variables]
+
+
+def _assert_backup_holds(folder, epoch, weights):
+    """The newest backup in ``folder`` is ``epoch``, and restores exactly ``weights``."""
+    latest, path = EpochBackup.latest(folder)
+    assert latest == epoch
+    fresh = _model()
+    EpochBackup.restore(fresh, path)
+    for a, b in zip(weights, _weights(fresh)):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_snapshots_never_overwrite_the_state_being_written(tmp_path, monkeypatch):
@@ -156,12 +161,7 @@ def test_an_interrupt_during_a_snapshot_keeps_the_held_epoch_whole(tmp_path, mon
         backup.on_epoch_end(2)  # epoch 3's snapshot, cut short after two arrays
     monkeypatch.setattr(callbacks, "_value_view", view)
     backup.flush()
-    epoch, path = EpochBackup.latest(tmp_path / "b")
-    assert epoch == 2
-    fresh = _model()
-    EpochBackup.restore(fresh, path)
-    for a, b in zip(after_two, _weights(fresh)):
-        np.testing.assert_array_equal(a, b)
+    _assert_backup_holds(tmp_path / "b", 2, after_two)
 
 
 def test_a_write_cut_short_leaves_the_previous_epoch_usable(tmp_path):
@@ -173,12 +173,7 @@ def test_a_write_cut_short_leaves_the_previous_epoch_usable(tmp_path):
     manifest = json.loads((tmp_path / "b" / "latest.json").read_text())
     other = "state-1.bin" if manifest["file"] == "state-0.bin" else "state-0.bin"
     (tmp_path / "b" / other).write_bytes(b"half a write")  # a kill in the middle of epoch 2's
-    epoch, path = EpochBackup.latest(tmp_path / "b")
-    assert epoch == 1
-    fresh = _model()
-    EpochBackup.restore(fresh, path)
-    for a, b in zip(after_one, _weights(fresh)):
-        np.testing.assert_array_equal(a, b)
+    _assert_backup_holds(tmp_path / "b", 1, after_one)
 
 
 def _one_epoch_backup(folder):
