@@ -7,8 +7,9 @@ GFLOP/s), the pooling and ReLU gradients, the Dense layer's three 38 MB products
 TensorFlow's own input-gradient product beside happysad's), and RMSprop's update as
 happysad runs it. Each kernel's fastest of 30 calls, the kernels of a layer alternating:
 the best this machine does, which a machine busy with something else cannot make look
-better. The sum over what a step needs is the time a step cannot go under without other
-arithmetic (bfloat16) or another batch size.
+better (under load every figure still reads higher). The sum over what a step needs is a
+guide to what a step costs with this arithmetic and batch, not a hard floor: in a real
+step independent kernels overlap.
 """
 
 from __future__ import annotations

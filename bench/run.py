@@ -305,16 +305,20 @@ def render(report: dict) -> str:
 
 NOTES = """## What was tried, and what limits it
 
-Profile of one training step before any change (`python bench/profile_step.py --stock`,
-batch 10, quiet machine): ~190 ms, of which the RMSprop update of the 9.5M-parameter Dense
+The first profile of one training step before any change (`python bench/profile_step.py
+--stock`, batch 10), on the first, slower machine these speed-ups were made on (2 cores,
+AVX2): ~190 ms, of which the RMSprop update of the 9.5M-parameter Dense
 kernel ~73 ms, the Dense layer's forward and backward ~38 ms, the three convolutions ~80 ms,
 the max-pooling gradients ~27 ms. On a busy machine the same step took ~310 ms, a third of
 it page faults on freshly allocated 38 MB buffers. With the speed-ups
-(`python bench/profile_step.py`): ~140 ms, the update ~11 ms.
+(`python bench/profile_step.py`): ~140 ms, the update ~11 ms. The millisecond figures in the
+table's rows down to the JAX one come from that machine; the rows after it, and the
+paragraph below, from the 2026-12-04 machine, where the same stock step takes ~50-85 ms
+(the stock update ~19-32 ms) depending on how busy it is.
 
 | change | kept? | measured effect |
 | --- | --- | --- |
-| decode and resize each image once, keep the tensors in memory, prefetch | yes | part of the `speedups: false` row: 1.75x over lab-style |
+| decode and resize each image once, keep the tensors in memory, prefetch | yes | part of the `speedups: false` row of section 1 |
 | fuse RMSprop's update of large variables into one XLA kernel (`happysad/speed.py`) | yes | update 73 ms -> 11 ms per step; same weights to 1e-5 (tested) |
 | reuse freed memory (glibc `mallopt`: no `mmap` for large blocks, no trimming) | yes | removes the per-step page faults (~90 ms a step on a busy machine); costs peak RSS (section 6) |
 | one graph call per epoch (`steps_per_execution` = steps per epoch) | yes | ~135 -> ~111 ms a step: Keras's per-step Python work |
@@ -333,19 +337,21 @@ it page faults on freshly allocated 38 MB buffers. With the speed-ups
 
 What limits it: the arithmetic itself. `python bench/profile_kernels.py` times every kernel
 a training step needs, alone, fastest of 30 calls (2026-12-04, AMD EPYC with AVX-512, 2
-cores): the convolutions' forward passes and gradients ~21 ms at 105-185 GFLOP/s (the
+cores, a quiet moment; under load the same script reads 40-50% more): the convolutions' forward passes and gradients ~21 ms at 105-185 GFLOP/s (the
 16- and 32-channel layers run above the 166 GFLOP/s counted as peak, so the cores clock
 above the nominal 2.6 GHz: the "of peak" column is against the nominal clock; the first
 layer's input gradient, never needed, left out); the ReLU and max-pooling gradients ~6 ms;
 the Dense layer's three products ~8.5 ms (each reads the 38 MB kernel once: memory-bound at
 batch 10, ~70 GFLOP/s); RMSprop's fused update ~6 ms (190 MB moved). That sums to 41-44 ms
-a step, 0.33-0.35 s for an epoch's 8 steps; a bare `fit` of the model, where independent
-kernels overlap, measures 0.307 s (`bench/alternatives.py`), and `happysad train` 0.347 s
-(section 1: its data stream, history and backup add ~0.03-0.04 s). The lab-style epoch is
+a step, 0.33-0.35 s for an epoch's 8 steps. That sum is a guide, not a hard floor: in a
+real step independent kernels overlap, and a bare `fit` of the model measured 0.307 s an
+epoch (`bench/alternatives.py`), `happysad train` 0.347 s (section 1; its data stream,
+history and backup add ~0.03-0.04 s), and on a quiet moment `happysad train` has been seen
+at 0.28-0.30 s. The lab-style epoch is
 the same arithmetic with stock Keras's update (~19 ms a step) and input gradient (~6 ms),
-plus decoding the 80 PNGs again: 0.587 s. So with float32 arithmetic at batch 10 the ratio
-per epoch cannot pass ~1.9x on this machine (0.587 / 0.307), and it measures 1.69x; 2x
-needs other arithmetic (bfloat16: 1.39x faster again) or another batch size, both of which
+plus decoding the 80 PNGs again: 0.587 s, ~0.25 s more than happysad's. So with float32
+arithmetic at batch 10 we estimate the ratio per epoch cannot pass ~1.9x on this machine
+(0.587 / 0.307), and it measures 1.69x; 2x needs other arithmetic (bfloat16: 1.39x faster again) or another batch size, both of which
 change what is learned. The 2.2x and 2.47x of earlier runs came on machines where stock
 Keras's step carried large page-fault and update costs (the profile at the top).
 """

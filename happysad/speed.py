@@ -1,4 +1,4 @@
-"""Two CPU speed-ups for training that leave the learned model unchanged.
+"""CPU speed-ups for training that leave the learned model unchanged (to rounding).
 
 The profile that motivated them (``bench/profile_step.py``; one training step of the
 lab's network, batch 10, 2 cores): about 310 ms a step, of which

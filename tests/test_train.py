@@ -268,7 +268,11 @@ def _start_cli_training(tmp_path, data, name, epochs=40):
     import subprocess
     import sys
 
-    args = [sys.executable, "-m", "happysad", "train", "--data", str(data), "--runs-dir",
+    # Ctrl-C restored first: a shell that starts a job in the background without job
+    # control (as a CI script may run) makes it ignore SIGINT, and every child with it.
+    start = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+             "from happysad.cli import main; sys.argv[0] = 'happysad'; main()")
+    args = [sys.executable, "-c", start, "train", "--data", str(data), "--runs-dir",
             str(tmp_path / "runs"), "--name", name, "--epochs", str(epochs), "--image-size", "48",
             "--set", "conv_filters=[8]", "--set", "dense_units=16", "--batch-size", "4",
             "--set", "threshold=null", "--set", "deterministic=true", "--seed", "3",
