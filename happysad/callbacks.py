@@ -355,7 +355,9 @@ class EpochBackup(keras.callbacks.Callback):
         manifest = _read_manifest(manifest_path.parent, strict=True)
         if manifest is None:
             raise RunError(f"no backup in {manifest_path.parent}; start a new run")
-        model.optimizer.build(model.trainable_variables)
+        # Under a tf.distribute strategy the optimizer's variables are built in its scope.
+        with model.distribute_strategy.scope():
+            model.optimizer.build(model.trainable_variables)
         variables = _state_variables(model)
         specs = manifest["arrays"]
         if len(specs) != len(variables) or any(

@@ -102,6 +102,28 @@ def sigterm_as_interrupt():
         signal.signal(signal.SIGTERM, previous)
 
 
+@contextmanager
+def signals_held():
+    """Hold Ctrl-C and SIGTERM while the run folder is completed (about a second).
+
+    A signal in the middle of saving the model would leave a run that is neither
+    finished nor resumable; held, it lands after, on a complete run, and is dropped:
+    the command is ending anyway.
+    """
+    caught = []
+    try:
+        previous = {sig: signal.signal(sig, lambda signum, frame: caught.append(signum))
+                    for sig in (signal.SIGINT, signal.SIGTERM)}
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def _load(config: TrainConfig, echo: Echo, progress: bool):
     """Images for training and validation, and where they came from."""
     from .data import fingerprint, locate_data
@@ -250,6 +272,8 @@ def _fit(config: TrainConfig, run: RunFolder, placement, train_set, val_set, inf
 
     first_epoch, rows = 0, []
     if resume is not None:
+        for stale in run.path.glob(".tmp-*"):  # a model save cut short by a kill
+            stale.unlink(missing_ok=True)
         first_epoch = _resume_point(run, config)
         if first_epoch:
             EpochBackup.restore(model, EpochBackup.latest(run.backup_dir)[1])
@@ -307,16 +331,20 @@ def _fit(config: TrainConfig, run: RunFolder, placement, train_set, val_set, inf
     status, reason = FINISHED, f"reached the maximum of {config.epochs} epochs"
     try:
         with sigterm_as_interrupt():
-            model.fit(
-                batches.dataset,
-                epochs=config.epochs,
-                initial_epoch=first_epoch,
-                steps_per_epoch=batches.steps_per_epoch,
-                validation_data=validation,
-                shuffle=False,  # the stream is already shuffled, per epoch, by seed
-                callbacks=fit_callbacks,
-                verbose=_verbosity(config),
-            )
+            if first_epoch >= config.epochs:
+                # Interrupted after its last epoch, before its model was saved: finish it.
+                echo("All epochs were trained before the interruption: saving the model")
+            else:
+                model.fit(
+                    batches.dataset,
+                    epochs=config.epochs,
+                    initial_epoch=first_epoch,
+                    steps_per_epoch=batches.steps_per_epoch,
+                    validation_data=validation,
+                    shuffle=False,  # the stream is already shuffled, per epoch, by seed
+                    callbacks=fit_callbacks,
+                    verbose=_verbosity(config),
+                )
     except KeyboardInterrupt:
         status, reason = INTERRUPTED, "interrupted (Ctrl-C or SIGTERM)"
     finally:
@@ -372,10 +400,14 @@ def _fit(config: TrainConfig, run: RunFolder, placement, train_set, val_set, inf
         "wall_time_s": round(time.time() - started, 3),
         "versions": library_versions(),
     }
-    if status == FINISHED:
-        model.save(run.model_path)
-        _remove_tree(run.backup_dir)
-    run.write_metrics(metrics)
+    with signals_held():
+        if status == FINISHED:
+            # Whole or absent, never half-written: a kill here leaves the backup to resume.
+            partial = run.path / f".tmp-{os.getpid()}-{run.model_path.name}"
+            model.save(partial)
+            os.replace(partial, run.model_path)
+            _remove_tree(run.backup_dir)
+        run.write_metrics(metrics)
 
     if status == FAILED:
         raise TrainingError(
@@ -482,9 +514,9 @@ def _resume_point(run: RunFolder, config: TrainConfig) -> int:
     if isinstance(saved, int) and first_epoch < saved:
         raise RunError(f"run {run.path} saved epoch {saved} in {run.backup_dir.name}/, but that "
                        "backup is gone, so it cannot be resumed; start a new run")
-    if first_epoch >= config.epochs:
-        raise RunError(f"run {run.path} already trained all {config.epochs} epochs; "
-                       f"resume with --epochs N, N above {first_epoch}")
+    if first_epoch > config.epochs:
+        raise RunError(f"run {run.path} already trained {first_epoch} epochs, more than "
+                       f"{config.epochs}; resume with --epochs N, N of {first_epoch} or more")
     return first_epoch
 
 

@@ -95,3 +95,33 @@ def test_two_workers_on_localhost_write_one_run_folder(tmp_path):
                      "--batch-size", "4", "--name", "s"])
     _finish(single)
     _close(run.history(), RunFolder(tmp_path / "runs1" / "s").history())
+
+
+_INTERRUPT_AND_RESUME = """
+import sys, keras
+from happysad.config import TrainConfig, build_config
+from happysad.train import resume_config, train
+
+class Interrupt(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+values = dict(data=sys.argv[1], runs_dir=sys.argv[2], name="m", strategy="mirrored", epochs=3,
+              image_size=24, conv_filters=[4], dense_units=8, threshold=None, batch_size=2,
+              seed=3, progress="none", backup_interval=0)
+cut = train(build_config(TrainConfig, values), echo=lambda s: None, callbacks=[Interrupt()])
+assert cut.status == "interrupted", cut.status
+resumed = train(resume_config(cut.run.path), resume=cut.run.path, echo=lambda s: None)
+print(resumed.status, resumed.run.history()["epoch"])
+"""
+
+
+@pytest.mark.slow
+def test_an_interrupted_mirrored_run_resumes(tmp_path):
+    data = make_image_folder(tmp_path / "faces", per_class=8)
+    proc = subprocess.run([sys.executable, "-c", _INTERRUPT_AND_RESUME, str(data),
+                           str(tmp_path / "runs")], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "HAPPYSAD_CPU_DEVICES": "2"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip().endswith("finished [1, 2, 3]"), proc.stdout

@@ -212,14 +212,49 @@ def test_a_refused_resume_leaves_the_config_as_it_was(tmp_path, image_folder):
     cut = train(_config(tmp_path, image_folder, name="cfg", epochs=4, val_split=0.25),
                 echo=lambda s: None, callbacks=[_InterruptAt(3)])
     before = cut.run.config_path.read_text()
-    with pytest.raises(RunError, match="already trained all 2 epochs"):
-        resume_config(cut.run.path, {"epochs": 2})
-    with pytest.raises(RunError, match="already trained all 2 epochs"):
-        train(build_config(TrainConfig, dict(cut.run.config_dict(), epochs=2)),
+    with pytest.raises(RunError, match="already trained 2 epochs, more than 1"):
+        resume_config(cut.run.path, {"epochs": 1})
+    with pytest.raises(RunError, match="already trained 2 epochs, more than 1"):
+        train(build_config(TrainConfig, dict(cut.run.config_dict(), epochs=1)),
               resume=cut.run.path, echo=lambda s: None)
     assert cut.run.config_path.read_text() == before
     with pytest.raises(RunError, match="is a file, not a run folder"):
         resume_config(cut.run.config_path)
+
+
+class _InterruptAtTheEnd(keras.callbacks.Callback):
+    """Ctrl-C after the last epoch, before the model is saved."""
+
+    def on_train_end(self, logs=None):
+        raise KeyboardInterrupt
+
+
+def test_a_run_interrupted_after_its_last_epoch_is_finished_on_resume(tmp_path, image_folder):
+    cut = train(_config(tmp_path, image_folder, name="end", epochs=3, val_split=0.25),
+                echo=lambda s: None, callbacks=[_InterruptAtTheEnd()])
+    assert cut.status == INTERRUPTED and not cut.run.model_path.exists()
+    lines = []
+    resumed = train(resume_config(cut.run.path), resume=cut.run.path, echo=lines.append)
+    assert resumed.status == FINISHED and resumed.epochs_run == 3
+    assert "All epochs were trained before the interruption: saving the model" in lines
+    assert resumed.run.history()["epoch"] == [1, 2, 3]
+    assert resumed.run.model_path.is_file() and not resumed.run.backup_dir.exists()
+    assert not list(resumed.run.path.glob(".tmp-*"))
+    with pytest.raises(RunError, match="already finished"):
+        resume_config(cut.run.path)
+
+
+def test_signals_are_held_while_the_run_folder_is_completed():
+    import os
+    import signal
+
+    from happysad.train import signals_held
+
+    before = signal.getsignal(signal.SIGINT)
+    with signals_held():
+        os.kill(os.getpid(), signal.SIGINT)  # would raise KeyboardInterrupt here
+        os.kill(os.getpid(), signal.SIGTERM)  # would end the process
+    assert signal.getsignal(signal.SIGINT) is before
 
 
 def test_resume_with_more_epochs_records_them_in_the_config(tmp_path, image_folder):
