@@ -86,23 +86,28 @@ def check_stop_metrics(config: TrainConfig, has_validation: bool) -> None:
 
 
 @contextmanager
-def sigterm_as_interrupt():
-    """Treat SIGTERM like Ctrl-C, so a killed job still leaves a resumable run."""
-    def handler(signum, frame):
-        raise KeyboardInterrupt
-
+def _signal_handlers(handler, signals):
+    """Handle ``signals`` with ``handler`` inside the block (main thread only)."""
     try:
-        previous = signal.signal(signal.SIGTERM, handler)
+        previous = {sig: signal.signal(sig, handler) for sig in signals}
     except ValueError:  # not the main thread: leave signals alone
         yield
         return
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
-@contextmanager
+def sigterm_as_interrupt():
+    """Treat SIGTERM like Ctrl-C, so a killed job still leaves a resumable run."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    return _signal_handlers(interrupt, [signal.SIGTERM])
+
+
 def signals_held():
     """Hold Ctrl-C and SIGTERM while the run folder is completed (about a second).
 
@@ -110,18 +115,7 @@ def signals_held():
     finished nor resumable; held, it lands after, on a complete run, and is dropped:
     the command is ending anyway.
     """
-    caught = []
-    try:
-        previous = {sig: signal.signal(sig, lambda signum, frame: caught.append(signum))
-                    for sig in (signal.SIGINT, signal.SIGTERM)}
-    except ValueError:  # not the main thread: leave signals alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    return _signal_handlers(lambda signum, frame: None, [signal.SIGINT, signal.SIGTERM])
 
 
 def _load(config: TrainConfig, echo: Echo, progress: bool):
