@@ -109,11 +109,11 @@ def sigterm_as_interrupt():
 
 
 def signals_held():
-    """Hold Ctrl-C and SIGTERM while the run folder is completed (about a second).
+    """Ignore Ctrl-C and SIGTERM while the run folder is completed (about a second).
 
     A signal in the middle of saving the model would leave a run that is neither
-    finished nor resumable; held, it lands after, on a complete run, and is dropped:
-    the command is ending anyway.
+    finished nor resumable; one that arrives in that second is dropped: the run is
+    complete just after, and the command is ending anyway.
     """
     return _signal_handlers(lambda signum, frame: None, [signal.SIGINT, signal.SIGTERM])
 
