@@ -20,6 +20,7 @@ import numpy as np
 
 from .backend import quiet_native_stderr
 from .errors import HappysadError, RunError
+from .files import replaced_whole
 from .inference import TrainedRun, load_run
 
 FORMATS = ("keras", "saved_model", "tflite")
@@ -102,13 +103,6 @@ def _write(trained: TrainedRun, fmt: str, tmp: Path) -> None:
         tmp.write_bytes(tflite)
 
 
-def _remove(path: Path) -> None:
-    if path.is_dir():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        path.unlink(missing_ok=True)
-
-
 def export_run(run_path: str | os.PathLike, fmt: str, out: str | os.PathLike | None = None,
                ) -> dict[str, Any]:
     """Export a run's model and check it against the trained model.
@@ -139,29 +133,23 @@ def export_run(run_path: str | os.PathLike, fmt: str, out: str | os.PathLike | N
         raise ExportError(
             f"cannot create {target.parent}: {exc.strerror or exc}; choose another --out"
         ) from None
-    suffix = ".keras" if fmt == "keras" else ""
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}{suffix}")
     try:
-        _write(trained, fmt, tmp)
-        x = _check_images(trained)
-        expected = np.asarray(trained.model.predict(x, verbose=0))
-        runner = {"keras": _run_keras, "saved_model": _run_saved_model, "tflite": _run_tflite}[fmt]
-        got = runner(tmp, x)
-        diff = float(np.max(np.abs(got.reshape(expected.shape) - expected)))
-        if not diff <= TOLERANCE[fmt]:
-            raise ExportError(
-                f"the {fmt} export disagrees with the trained model by {diff:.2e} "
-                f"(tolerance {TOLERANCE[fmt]:.0e}); nothing was written"
-            )
-        os.replace(tmp, target)
+        with replaced_whole(target) as tmp:  # written, reloaded and checked, then moved
+            _write(trained, fmt, tmp)
+            x = _check_images(trained)
+            expected = np.asarray(trained.model.predict(x, verbose=0))
+            runner = {"keras": _run_keras, "saved_model": _run_saved_model,
+                      "tflite": _run_tflite}[fmt]
+            got = runner(tmp, x)
+            diff = float(np.max(np.abs(got.reshape(expected.shape) - expected)))
+            if not diff <= TOLERANCE[fmt]:
+                raise ExportError(
+                    f"the {fmt} export disagrees with the trained model by {diff:.2e} "
+                    f"(tolerance {TOLERANCE[fmt]:.0e}); nothing was written"
+                )
     except HappysadError:
-        _remove(tmp)
         raise
     except Exception as exc:
-        _remove(tmp)
         raise ExportError(f"{fmt} export failed: {type(exc).__name__}: {exc}") from None
-    except BaseException:
-        _remove(tmp)
-        raise
     return {"format": fmt, "path": str(target), "checked_images": int(len(x)),
             "max_abs_diff": diff, "tolerance": TOLERANCE[fmt]}

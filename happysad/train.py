@@ -22,6 +22,7 @@ from . import __version__
 from .backend import load_keras
 from .config import TrainConfig, build_config, parse_stop_when, save_config
 from .errors import ConfigError, DataError, RunError, TrainingError
+from .files import replaced_whole
 from .runs import RunFolder, check_writable, create_run_dir, name_taken
 
 Echo = Callable[[str], None]
@@ -397,9 +398,8 @@ def _fit(config: TrainConfig, run: RunFolder, placement, train_set, val_set, inf
     with signals_held():
         if status == FINISHED:
             # Whole or absent, never half-written: a kill here leaves the backup to resume.
-            partial = run.path / f".tmp-{os.getpid()}-{run.model_path.name}"
-            model.save(partial)
-            os.replace(partial, run.model_path)
+            with replaced_whole(run.model_path) as partial:
+                model.save(partial)
             _remove_tree(run.backup_dir)
         run.write_metrics(metrics)
 
