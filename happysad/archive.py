@@ -19,6 +19,7 @@ files). The image loader uses ``is_ignored`` to skip the same junk in plain fold
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import re
@@ -137,6 +138,17 @@ def _plan(
     return plan
 
 
+def _write_hint(exc: OSError) -> str:
+    """What to do about a failed write, by its cause."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "free some disk space"
+    if exc.errno == errno.ENAMETOOLONG:
+        return "the archive holds a name too long for this file system"
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"make the folder writable or set {CACHE_ENV} to one that is"
+    return "check free disk space and permissions"
+
+
 def _copy_entry(
     zf: zipfile.ZipFile,
     info: zipfile.ZipInfo,
@@ -163,7 +175,7 @@ def _copy_entry(
             "download it again, or unzip it yourself and pass the folder"
         ) from None
     except OSError as exc:
-        raise DataError(f"cannot write {out}: {exc.strerror or exc}; check free disk space") from None
+        raise DataError(f"cannot write {out}: {exc.strerror or exc}; {_write_hint(exc)}") from None
     return written
 
 
@@ -245,7 +257,7 @@ def safe_extract(
             shutil.rmtree(tmp, ignore_errors=True)
             raise DataError(
                 f"cannot extract {zip_path} into {dest}: {exc.strerror or exc}; "
-                "check free disk space, or unzip it yourself and pass the folder"
+                f"{_write_hint(exc)}, or unzip it yourself and pass the folder"
             ) from None
         except BaseException:  # includes KeyboardInterrupt: leave no half folder
             shutil.rmtree(tmp, ignore_errors=True)

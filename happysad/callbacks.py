@@ -7,6 +7,8 @@
 - ``EpochBackup``: keep the weights and optimizer state of the last finished epoch,
   written so that a run killed at any moment resumes from it.
 - ``EpochTimer``: wall seconds per epoch, for metrics.json and the benchmark.
+- ``SafeInterrupt``: act on Ctrl-C and SIGTERM between steps, never inside TensorFlow.
+- ``ResumableEarlyStopping``: Keras's early stopping, with a state that backups carry.
 
 Keras is imported when this module is, so only training code imports it.
 """
@@ -26,6 +28,7 @@ import numpy as np
 
 from .backend import load_keras
 from .errors import ConfigError, RunError
+from .signals import InterruptRequest
 
 keras = load_keras()
 
@@ -181,6 +184,88 @@ class EpochTimer(keras.callbacks.Callback):
         self.seconds.append(time.perf_counter() - self._start)
 
 
+class SafeInterrupt(keras.callbacks.Callback):
+    """Turn Ctrl-C and SIGTERM into a KeyboardInterrupt raised between training steps.
+
+    Inside its ``with`` block the signals are only noted (see ``signals.InterruptRequest``);
+    this callback raises the KeyboardInterrupt at the next step boundary, from its own code,
+    so it never surfaces inside TensorFlow's. A signal during an epoch's last step, or its
+    validation, lets that epoch finish (its history row and backup are written) and stops
+    before the next one begins: the epoch just trained is kept (and if it was the last,
+    training ends as it would have). A second signal stops at once.
+
+    Example:
+        >>> interrupt = SafeInterrupt()
+        >>> with interrupt:                                          # doctest: +SKIP
+        ...     model.fit(ds, epochs=15, callbacks=[interrupt, backup])
+    """
+
+    def __init__(self):
+        super().__init__()
+        self._request = InterruptRequest()
+
+    def __enter__(self):
+        self._request.__enter__()
+        return self
+
+    def __exit__(self, *exc_info):
+        return self._request.__exit__(*exc_info)
+
+    @property
+    def signal_name(self) -> str | None:
+        """The signal that asked training to stop, or None."""
+        return self._request.signal_name
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._request.raise_if_requested()
+
+    def on_train_batch_end(self, batch, logs=None):
+        # ``batch`` is the last step of the call (a call can run several: steps_per_execution).
+        steps = self.params.get("steps") if self.params else None
+        if steps is None or batch + 1 < steps:
+            self._request.raise_if_requested()
+
+
+class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
+    """Keras's ``EarlyStopping``, whose state an epoch backup can carry across a resume.
+
+    Keras resets early stopping at the start of every ``fit``: a resumed run would count
+    its flat epochs from zero again and forget its best epoch (and, with
+    ``restore_best_weights``, that epoch's weights), so it could stop later than the run
+    it continues, or keep other weights. ``EpochBackup`` saves ``state()`` with each epoch
+    and gives it back through ``resume_with``; the next ``fit`` starts from it.
+
+    Args: those of ``keras.callbacks.EarlyStopping``.
+
+    Example:
+        >>> early = ResumableEarlyStopping("val_loss", patience=3)
+        >>> backup = EpochBackup("runs/x/backup", early_stopping=early)
+        >>> EpochBackup.restore(model, manifest, early_stopping=early)  # doctest: +SKIP
+        >>> model.fit(ds, epochs=15, initial_epoch=5, callbacks=[early, backup])  # doctest: +SKIP
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._resume_state: tuple[dict, list] | None = None
+
+    def state(self) -> tuple[dict, list]:
+        """(``wait``, ``best`` and ``best_epoch`` as a dict, the best weights or [])."""
+        best = None if self.best is None else float(self.best)
+        info = {"wait": int(self.wait), "best": best, "best_epoch": int(self.best_epoch)}
+        return info, list(self.best_weights or [])
+
+    def resume_with(self, info: dict, best_weights: list) -> None:
+        """Start the next ``fit`` from this state (as ``state()`` returned it)."""
+        self._resume_state = (dict(info), list(best_weights))
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        if self._resume_state is not None:
+            info, best_weights = self._resume_state
+            self.wait, self.best, self.best_epoch = info["wait"], info["best"], info["best_epoch"]
+            self.best_weights = best_weights or None
+
+
 class EpochBackup(keras.callbacks.Callback):
     """Keep the state of the last finished epoch, for resuming.
 
@@ -210,6 +295,8 @@ class EpochBackup(keras.callbacks.Callback):
     Args:
         backup_dir: the folder for the backups (created if missing).
         interval: seconds between on-disk backups; 0 writes every epoch.
+        early_stopping: a ``ResumableEarlyStopping`` whose state (and best weights) goes
+            into each backup with the epoch, so a resumed run stops where a whole one would.
 
     Example:
         >>> backup = EpochBackup("runs/x/backup")
@@ -218,16 +305,18 @@ class EpochBackup(keras.callbacks.Callback):
         >>> EpochBackup.restore(model, manifest)                   # doctest: +SKIP
     """
 
-    def __init__(self, backup_dir: str | os.PathLike, interval: float = 0.0):
+    def __init__(self, backup_dir: str | os.PathLike, interval: float = 0.0,
+                 early_stopping: "ResumableEarlyStopping | None" = None):
         super().__init__()
         if not (math.isfinite(interval) and interval >= 0):
             raise ValueError(f"interval must be a number of seconds >= 0, got {interval}")
         self.backup_dir = Path(backup_dir)
         self.interval = float(interval)
+        self.early_stopping = early_stopping
         self._writer: threading.Thread | None = None
         self._error: BaseException | None = None
         self._last_write = -math.inf
-        self._held: tuple[int, list] | None = None  # (epoch, state) not yet on disk
+        self._held: tuple | None = None  # (epoch, state, early stopping's) not yet on disk
         self._buffers: list[list] = []  # reused sets of snapshot arrays (three at most)
         self._writing: list | None = None  # the set the writer thread is reading
 
@@ -242,18 +331,23 @@ class EpochBackup(keras.callbacks.Callback):
                 stale.unlink(missing_ok=True)
 
     def on_epoch_end(self, epoch, logs=None):
-        state = self._snapshot()
+        state, early = self._snapshot(), self._early_state()
         if time.monotonic() - self._last_write < self.interval:
-            self._held = (epoch + 1, state)  # for flush(), should training be interrupted
+            # For flush(), should training be interrupted.
+            self._held = (epoch + 1, state, early)
             return
-        self._start_write(epoch + 1, state)
+        self._start_write(epoch + 1, state, early)
 
-    def _start_write(self, epoch: int, state: list) -> None:
+    def _early_state(self) -> tuple[dict, list] | None:
+        # Keras replaces best_weights with new arrays, never writes into them: no copy needed.
+        return self.early_stopping.state() if self.early_stopping is not None else None
+
+    def _start_write(self, epoch: int, state: list, early: tuple | None) -> None:
         self.wait()
         self._held = None
         self._last_write = time.monotonic()
         self._writing = state
-        self._writer = threading.Thread(target=self._write, args=(epoch, state),
+        self._writer = threading.Thread(target=self._write, args=(epoch, state, early),
                                         name="happysad-backup")
         self._writer.start()
 
@@ -293,7 +387,7 @@ class EpochBackup(keras.callbacks.Callback):
         if self._held is not None and epoch in (None, self._held[0]):
             self._start_write(*self._held)
         elif epoch is not None and EpochBackup.latest(self.backup_dir)[0] < epoch:
-            self._start_write(epoch, self._snapshot())
+            self._start_write(epoch, self._snapshot(), self._early_state())
         self.wait()
 
     def on_train_end(self, logs=None):
@@ -309,14 +403,22 @@ class EpochBackup(keras.callbacks.Callback):
             error, self._error = self._error, None
             raise error
 
-    def _write(self, epoch: int, state: list) -> None:
+    def _write(self, epoch: int, state: list, early: tuple | None) -> None:
         try:
             self.backup_dir.mkdir(parents=True, exist_ok=True)
             manifest = _read_manifest(self.backup_dir, strict=False)
             in_use = manifest["file"] if manifest else None
             name = _STATE_FILES[1] if in_use == _STATE_FILES[0] else _STATE_FILES[0]
             # (Not ascontiguousarray: it turns the 0-d step counter into shape (1,).)
+            extra = {}
+            if early is not None:
+                info, best_weights = early
+                state = list(state) + [np.asarray(w) for w in best_weights]
+                extra["early_stopping"] = dict(
+                    info, best_weights=[[list(np.shape(w)), np.asarray(w).dtype.str]
+                                        for w in best_weights])
             arrays = [a if a.flags.c_contiguous else a.copy(order="C") for a in state]
+            model_arrays = arrays[:len(arrays) - len(early[1])] if early else arrays
             total = sum(a.nbytes for a in arrays)
             path = self.backup_dir / name
             # In place when the size fits (the pages are reused), else a fresh file.
@@ -331,7 +433,8 @@ class EpochBackup(keras.callbacks.Callback):
             _write_manifest(self.backup_dir, {
                 "format": _BACKUP_FORMAT, "epoch": epoch, "file": name, "bytes": total,
                 "crc32": crc,
-                "arrays": [[list(a.shape), a.dtype.str] for a in arrays],
+                "arrays": [[list(a.shape), a.dtype.str] for a in model_arrays],
+                **extra,  # then the arrays it names, after the model's, in the same file
             })
         except BaseException as exc:  # reported to the training thread by wait()
             self._error = exc
@@ -349,8 +452,15 @@ class EpochBackup(keras.callbacks.Callback):
         return manifest["epoch"], Path(backup_dir) / _MANIFEST
 
     @staticmethod
-    def restore(model, manifest_path: str | os.PathLike) -> None:
-        """Load a backup into a model compiled as the one that wrote it."""
+    def restore(model, manifest_path: str | os.PathLike,
+                early_stopping: "ResumableEarlyStopping | None" = None) -> None:
+        """Load a backup into a model compiled as the one that wrote it.
+
+        Args:
+            model: the compiled model.
+            manifest_path: the backup's ``latest.json`` (see ``latest``).
+            early_stopping: given the state the backup holds for it, if any, to start from.
+        """
         manifest_path = Path(manifest_path)
         manifest = _read_manifest(manifest_path.parent, strict=True)
         if manifest is None:
@@ -376,12 +486,21 @@ class EpochBackup(keras.callbacks.Callback):
         if "crc32" in manifest and zlib.crc32(data) != manifest["crc32"]:
             raise RunError(f"backup {path} is damaged (its checksum does not match); "
                            "start a new run")
-        offset = 0
-        for variable, (shape, dtype) in zip(variables, specs):
-            count = math.prod(shape)
-            value = np.frombuffer(data, dtype=np.dtype(dtype), count=count, offset=offset)
+        early = manifest.get("early_stopping")
+        all_specs = specs + (early["best_weights"] if early else [])
+        if sum(math.prod(shape) * np.dtype(dtype).itemsize for shape, dtype in all_specs) != len(data):
+            raise RunError(f"backup {path} is damaged (its arrays do not add up to its size); "
+                           "start a new run")
+        arrays, offset = [], 0
+        for shape, dtype in all_specs:
+            value = np.frombuffer(data, dtype=np.dtype(dtype), count=math.prod(shape), offset=offset)
             offset += value.nbytes
-            variable.assign(value.reshape(shape))
+            arrays.append(value.reshape(shape))
+        for variable, value in zip(variables, arrays):
+            variable.assign(value)
+        if early and early_stopping is not None:
+            info = {k: early[k] for k in ("wait", "best", "best_epoch")}
+            early_stopping.resume_with(info, arrays[len(variables):])
 
 
 _BACKUP_FORMAT = "happysad-epoch-backup-1"
@@ -423,11 +542,17 @@ def _read_manifest(backup_dir: Path, strict: bool) -> dict | None:
             and isinstance(manifest.get("epoch"), int) and manifest["epoch"] >= 1
             and manifest.get("file") in _STATE_FILES
             and isinstance(manifest.get("bytes"), int)
-            and all(isinstance(shape, list) and all(isinstance(n, int) and n >= 0 for n in shape)
-                    and isinstance(dtype, str) for shape, dtype in manifest.get("arrays", []))
+            and _are_specs(manifest.get("arrays"))
         )
+        early = manifest.get("early_stopping") if ok else None
+        if early is not None:
+            ok = (isinstance(early, dict)
+                  and isinstance(early.get("wait"), int) and early["wait"] >= 0
+                  and isinstance(early.get("best_epoch"), int) and early["best_epoch"] >= 0
+                  and (early.get("best") is None or isinstance(early["best"], (int, float)))
+                  and _are_specs(early.get("best_weights")))
         if ok:
-            for _, dtype in manifest["arrays"]:
+            for _, dtype in manifest["arrays"] + (early["best_weights"] if early else []):
                 np.dtype(dtype)
     except (OSError, ValueError, TypeError, AttributeError) as exc:
         ok, why = False, str(exc)
@@ -439,6 +564,16 @@ def _read_manifest(backup_dir: Path, strict: bool) -> dict | None:
         raise RunError(f"the backup manifest {path} is damaged ({why}); the run cannot be "
                        "resumed: start a new run")
     return None
+
+
+def _are_specs(specs) -> bool:
+    """Whether ``specs`` is a list of [shape, dtype string] pairs."""
+    return isinstance(specs, list) and all(
+        isinstance(spec, list) and len(spec) == 2
+        and isinstance(spec[0], list) and all(isinstance(n, int) and n >= 0 for n in spec[0])
+        and isinstance(spec[1], str)
+        for spec in specs
+    )
 
 
 def _value_view(variable):

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .augment import batch_seed, random_transform
 from .errors import DataError
 from .images import ImageSet
 
@@ -70,7 +71,7 @@ def training_batches(
     first_epoch: int,
     epochs: int,
     steps_per_epoch: int | None = None,
-    augment=None,
+    augment: bool = False,
 ) -> Batches:
     """Shuffled batches for epochs ``first_epoch`` .. ``epochs - 1``, in one stream.
 
@@ -82,7 +83,8 @@ def training_batches(
         epochs: the epoch to stop before.
         steps_per_epoch: batches per epoch; default one pass over the images. More
             than one pass draws further shuffled passes within the epoch.
-        augment: an optional Keras layer applied to training batches only.
+        augment: randomly flip, rotate and zoom each batch (``augment.random_transform``),
+            with a seed drawn from (seed, epoch, step): a resumed run draws the same.
 
     Returns:
         Batches with a dataset holding exactly the batches of those epochs.
@@ -106,16 +108,20 @@ def training_batches(
             for p in range(passes)
         ]
         order = tf.concat(orders, axis=0)
-        if steps_per_epoch is None:
-            # One pass, the last batch smaller, as the lab's generator did.
-            return tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
-        return tf.data.Dataset.from_tensor_slices(order).batch(batch_size).take(steps)
+        # One pass, the last batch smaller, as the lab's generator did; or `steps` batches.
+        batches = tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
+        if steps_per_epoch is not None:
+            batches = batches.take(steps)
+        return batches.enumerate().map(lambda step, idx: (epoch, step, idx))
+
+    def gather(epoch, step, idx):
+        xb = tf.gather(x, idx)
+        if augment:
+            xb = random_transform(xb, batch_seed(seed, epoch, step))
+        return xb, tf.gather(y, idx)
 
     ds = tf.data.Dataset.range(first_epoch, epochs).flat_map(epoch_order)
-    ds = ds.map(lambda idx: (tf.gather(x, idx), tf.gather(y, idx)))
-    if augment is not None:
-        ds = ds.map(lambda xb, yb: (augment(xb, training=True), yb))
-    ds = ds.prefetch(tf.data.AUTOTUNE)
+    ds = ds.map(gather).prefetch(tf.data.AUTOTUNE)
     return Batches(ds, steps)
 
 

@@ -9,13 +9,32 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
-def probe_writable(directory: Path) -> None:
-    """Create ``directory`` if missing and prove a file can be made there (raises OSError)."""
+def probe_writable(directory: Path, keep: bool = True) -> None:
+    """Create ``directory`` if missing and prove a file can be made there (raises OSError).
+
+    Args:
+        directory: the folder to test.
+        keep: leave the folders it had to create; False removes them again, for a check
+            made before work that may still fail (which should then leave no trace).
+    """
     directory = Path(directory)
+    missing = []  # deepest first: the order to remove them in
+    for folder in (directory, *directory.parents):
+        if folder.exists() or folder.is_symlink():
+            break
+        missing.append(folder)
     directory.mkdir(parents=True, exist_ok=True)
-    fd, probe = tempfile.mkstemp(dir=directory, prefix=".write-test-")
-    os.close(fd)
-    os.unlink(probe)
+    try:
+        fd, probe = tempfile.mkstemp(dir=directory, prefix=".write-test-")
+        os.close(fd)
+        os.unlink(probe)
+    finally:
+        if not keep:
+            for folder in missing:
+                try:
+                    folder.rmdir()
+                except OSError:  # something else appeared in it meanwhile: leave it
+                    break
 
 
 def _umask() -> int:

@@ -120,7 +120,8 @@ def find_classes(root: Path) -> tuple[list[str], dict[str, list[Path]], int]:
     """List the class folders under ``root`` and their image files.
 
     Returns:
-        (class names sorted, {class: sorted image files}, number of non-image files).
+        (class names sorted, {class: sorted image files}, number of other entries:
+        non-image files, broken links, pipes and sockets).
         Images may sit in nested folders inside a class folder; hidden and junk entries
         (``.DS_Store``, ``__MACOSX``, ``Thumbs.db``) are ignored.
     """
@@ -137,9 +138,10 @@ def find_classes(root: Path) -> tuple[list[str], dict[str, list[Path]], int]:
         found = []
         for path in sorted(class_dir.rglob("*")):
             rel = path.relative_to(class_dir)
-            if any(_is_ignored(part) for part in rel.parts) or not path.is_file():
+            if any(_is_ignored(part) for part in rel.parts) or path.is_dir():
                 continue
-            if is_image_file(path):
+            # Only regular files are read: a pipe would block, a broken link cannot open.
+            if path.is_file() and is_image_file(path):
                 found.append(path)
             else:
                 other += 1

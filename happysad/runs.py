@@ -56,11 +56,16 @@ def write_json(path: Path, data: Any) -> None:
     atomic_write_text(path, json.dumps(data, indent=2, default=_json_default) + "\n")
 
 
-def check_writable(directory: Path) -> None:
-    """Raise RunError unless files can be created in ``directory`` (made if missing)."""
+def check_writable(directory: Path, keep: bool = True) -> None:
+    """Raise RunError unless files can be created in ``directory`` (made if missing).
+
+    Args:
+        directory: the runs folder.
+        keep: leave the folders made for the test (False: remove them again).
+    """
     directory = Path(directory)
     try:
-        probe_writable(directory)
+        probe_writable(directory, keep)
     except OSError as exc:
         raise RunError(
             f"cannot write run folders under {directory}: {exc.strerror or exc}; "

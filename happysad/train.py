@@ -10,10 +10,8 @@ import dataclasses
 import math
 import os
 import platform
-import signal
 import sys
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -24,6 +22,7 @@ from .config import TrainConfig, build_config, parse_stop_when, save_config
 from .errors import ConfigError, DataError, RunError, TrainingError
 from .files import replaced_whole
 from .runs import RunFolder, check_writable, create_run_dir, name_taken
+from .signals import signals_held
 
 Echo = Callable[[str], None]
 
@@ -86,39 +85,6 @@ def check_stop_metrics(config: TrainConfig, has_validation: bool) -> None:
             )
 
 
-@contextmanager
-def _signal_handlers(handler, signals):
-    """Handle ``signals`` with ``handler`` inside the block (main thread only)."""
-    try:
-        previous = {sig: signal.signal(sig, handler) for sig in signals}
-    except ValueError:  # not the main thread: leave signals alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-
-def sigterm_as_interrupt():
-    """Treat SIGTERM like Ctrl-C, so a killed job still leaves a resumable run."""
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
-
-    return _signal_handlers(interrupt, [signal.SIGTERM])
-
-
-def signals_held():
-    """Ignore Ctrl-C and SIGTERM while the run folder is completed (about a second).
-
-    A signal in the middle of saving the model would leave a run that is neither
-    finished nor resumable; one that arrives in that second is dropped: the run is
-    complete just after, and the command is ending anyway.
-    """
-    return _signal_handlers(lambda signum, frame: None, [signal.SIGINT, signal.SIGTERM])
-
-
 def _load(config: TrainConfig, echo: Echo, progress: bool):
     """Images for training and validation, and where they came from."""
     from .data import fingerprint, locate_data
@@ -153,21 +119,6 @@ def _load(config: TrainConfig, echo: Echo, progress: bool):
         "skipped_non_image_files": images.skipped_other,
     }
     return train, val, info
-
-
-def _augmenter(config: TrainConfig):
-    if not config.augment:
-        return None
-    import keras
-
-    return keras.Sequential(
-        [
-            keras.layers.RandomFlip("horizontal", seed=config.seed),
-            keras.layers.RandomRotation(0.1, seed=config.seed),
-            keras.layers.RandomZoom(0.1, seed=config.seed),
-        ],
-        name="augment",
-    )
 
 
 def _verbosity(config: TrainConfig) -> int:
@@ -205,7 +156,7 @@ def train(config: TrainConfig, *, resume: str | os.PathLike | None = None,
     _check_memory(config)
     runs_dir = Path(config.runs_dir)
     if resume is None:
-        check_writable(runs_dir)
+        check_writable(runs_dir, keep=False)  # bad data later must leave no empty folder
         if config.name is not None and (runs_dir / config.name).exists():
             raise name_taken(runs_dir / config.name)
     if config.tensorboard:
@@ -253,8 +204,8 @@ def _fit(config: TrainConfig, run: RunFolder, placement, train_set, val_set, inf
     """Build the model, restore a resumed run's state, fit, and record the outcome."""
     import keras
 
-    from .callbacks import (EpochBackup, EpochTimer, HistoryWriter, StopOnNonFinite,
-                            ThresholdStop)
+    from .callbacks import (EpochBackup, EpochTimer, HistoryWriter, ResumableEarlyStopping,
+                            SafeInterrupt, StopOnNonFinite, ThresholdStop)
     from .dataset import evaluation_batches, training_batches
     from .model import summary_text
 
@@ -265,13 +216,20 @@ def _fit(config: TrainConfig, run: RunFolder, placement, train_set, val_set, inf
     model = build_model(config, num_classes, placement, steps)
     run.summary_path.write_text(summary_text(model), encoding="utf-8")
 
+    early = None
+    if config.patience is not None:
+        early = ResumableEarlyStopping(
+            "val_loss", patience=config.patience, restore_best_weights=config.restore_best,
+            verbose=int(progress),
+        )
+
     first_epoch, rows = 0, []
     if resume is not None:
         for stale in run.path.glob(".tmp-*"):  # a model save cut short by a kill
             stale.unlink(missing_ok=True)
         first_epoch = _resume_point(run, config)
         if first_epoch:
-            EpochBackup.restore(model, EpochBackup.latest(run.backup_dir)[1])
+            EpochBackup.restore(model, EpochBackup.latest(run.backup_dir)[1], early)
             rows = [r for r in _existing_rows(run) if r["epoch"] <= first_epoch]
     # Saved only once every check has passed: a refused resume leaves the run as it was.
     # A resumed run may have been given more epochs: its config.yaml says so from now on.
@@ -290,7 +248,7 @@ def _fit(config: TrainConfig, run: RunFolder, placement, train_set, val_set, inf
 
     batches = training_batches(
         train_set, global_batch, config.seed, first_epoch, config.epochs,
-        config.steps_per_epoch, augment=_augmenter(config),
+        config.steps_per_epoch, augment=config.augment,
     )
     validation = evaluation_batches(val_set, global_batch) if val_set is not None else None
     if placement.name == "multiworker":
@@ -305,97 +263,97 @@ def _fit(config: TrainConfig, run: RunFolder, placement, train_set, val_set, inf
         metric, op, value = parse_stop_when(config.stop_when)
         stops.append(ThresholdStop(metric, value, op, verbose=False))
     extra = list(callbacks or [])
-    fit_callbacks = [timer, non_finite, *stops]
-    early = None
-    if config.patience is not None:
-        early = keras.callbacks.EarlyStopping(
-            "val_loss", patience=config.patience, restore_best_weights=config.restore_best,
-            verbose=int(progress),
-        )
+    interrupt = SafeInterrupt()
+    fit_callbacks = [interrupt, timer, non_finite, *stops]
+    if early is not None:
         fit_callbacks.append(early)
     # History before backup: a kill between the two leaves one history row too many,
     # which resume drops, never one too few.
     history_writer = HistoryWriter(run, rows, timer)
     fit_callbacks.append(history_writer)
-    backup = EpochBackup(run.backup_dir, config.backup_interval)
+    backup = EpochBackup(run.backup_dir, config.backup_interval, early_stopping=early)
     fit_callbacks.append(backup)
     if config.tensorboard:
         fit_callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run.path / "tensorboard")))
     fit_callbacks.extend(extra)
 
     status, reason = FINISHED, f"reached the maximum of {config.epochs} epochs"
-    try:
-        with sigterm_as_interrupt():
-            if first_epoch >= config.epochs:
-                # Interrupted after its last epoch, before its model was saved: finish it.
-                echo("All epochs were trained before the interruption: saving the model")
-            else:
-                model.fit(
-                    batches.dataset,
-                    epochs=config.epochs,
-                    initial_epoch=first_epoch,
-                    steps_per_epoch=batches.steps_per_epoch,
-                    validation_data=validation,
-                    shuffle=False,  # the stream is already shuffled, per epoch, by seed
-                    callbacks=fit_callbacks,
-                    verbose=_verbosity(config),
-                )
-    except KeyboardInterrupt:
-        status, reason = INTERRUPTED, "interrupted (Ctrl-C or SIGTERM)"
-    finally:
-        backup.wait()  # the last finished epoch's backup, on disk before we report it
-    history_rows = history_writer.rows
-    epochs_run = history_rows[-1]["epoch"] if history_rows else first_epoch
-    if status == INTERRUPTED:
-        # History, backup and the resume point all name the last finished epoch, even if
-        # Ctrl-C landed between its history row and its backup.
-        backup.flush(epochs_run)
-        if history_rows:
-            run.write_history(history_rows)
-
-    if non_finite.stopped_epoch is not None:
-        status = FAILED
-        reason = f"loss became NaN or infinite in epoch {non_finite.stopped_epoch}"
-    elif status == FINISHED:
-        fired = [s for s in stops if s.stopped_epoch is not None]
-        if fired:
-            reason = f"{fired[0].reason} at epoch {fired[0].stopped_epoch}"
-        elif early is not None and early.stopped_epoch:
-            reason = f"early stopping: val_loss did not improve for {config.patience} epochs"
-
-    # The saved model's epoch: the last, unless early stopping put the best one back
-    # (Keras restores it at the end of training whenever restore_best_weights is set).
-    restored_epoch = None
-    if (status == FINISHED and early is not None and config.restore_best
-            and early.best_weights is not None):
-        restored_epoch = early.best_epoch + 1
-    final_row = next((r for r in history_rows if r["epoch"] == restored_epoch),
-                     history_rows[-1] if history_rows else {})
-    final = {k: v for k, v in final_row.items() if k not in ("epoch", "seconds")}
-    seconds = [r.get("seconds") for r in history_rows if r.get("seconds") is not None]
-    metrics = {
-        "status": status,
-        "stop_reason": reason,
-        "epochs_run": epochs_run,
-        "max_epochs": config.epochs,
-        "final": final,
-        "model_epoch": final_row.get("epoch"),  # the epoch whose weights model.keras holds
-        "best_val_accuracy": max(
-            (r["val_accuracy"] for r in history_rows if r.get("val_accuracy") is not None),
-            default=None,
-        ),
-        **info,
-        "seed": config.seed,
-        "params": model.count_params(),
-        "strategy": placement.name,
-        "replicas": placement.replicas,
-        "global_batch_size": global_batch,
-        "seconds_per_epoch": seconds,
-        "resumable_after_epoch": EpochBackup.latest(run.backup_dir)[0] if status == INTERRUPTED else None,
-        "wall_time_s": round(time.time() - started, 3),
-        "versions": library_versions(),
-    }
+    # From here to the end a signal is noted by `interrupt` (during fit) or ignored: the
+    # run folder is then completed, or made resumable, in about a second whatever arrives.
     with signals_held():
+        try:
+            with interrupt:  # Ctrl-C and SIGTERM act between steps, never inside TensorFlow
+                if first_epoch >= config.epochs:
+                    # Interrupted after its last epoch, before its model was saved: finish it.
+                    echo("All epochs were trained before the interruption: saving the model")
+                else:
+                    model.fit(
+                        batches.dataset,
+                        epochs=config.epochs,
+                        initial_epoch=first_epoch,
+                        steps_per_epoch=batches.steps_per_epoch,
+                        validation_data=validation,
+                        shuffle=False,  # the stream is already shuffled, per epoch, by seed
+                        callbacks=fit_callbacks,
+                        verbose=_verbosity(config),
+                    )
+        except KeyboardInterrupt:
+            by = {"SIGINT": "Ctrl-C", None: "Ctrl-C or SIGTERM"}.get(interrupt.signal_name,
+                                                                      interrupt.signal_name)
+            status, reason = INTERRUPTED, f"interrupted ({by})"
+        finally:
+            backup.wait()  # the last finished epoch's backup, on disk before we report it
+        history_rows = history_writer.rows
+        epochs_run = history_rows[-1]["epoch"] if history_rows else first_epoch
+        if status == INTERRUPTED:
+            # History, backup and the resume point all name the last finished epoch, even if
+            # Ctrl-C landed between its history row and its backup.
+            backup.flush(epochs_run)
+            if history_rows:
+                run.write_history(history_rows)
+
+        if non_finite.stopped_epoch is not None:
+            status = FAILED
+            reason = f"loss became NaN or infinite in epoch {non_finite.stopped_epoch}"
+        elif status == FINISHED:
+            fired = [s for s in stops if s.stopped_epoch is not None]
+            if fired:
+                reason = f"{fired[0].reason} at epoch {fired[0].stopped_epoch}"
+            elif early is not None and early.stopped_epoch:
+                reason = f"early stopping: val_loss did not improve for {config.patience} epochs"
+
+        # The saved model's epoch: the last, unless early stopping put the best one back
+        # (Keras restores it at the end of training whenever restore_best_weights is set).
+        restored_epoch = None
+        if (status == FINISHED and early is not None and config.restore_best
+                and early.best_weights is not None):
+            restored_epoch = early.best_epoch + 1
+        final_row = next((r for r in history_rows if r["epoch"] == restored_epoch),
+                         history_rows[-1] if history_rows else {})
+        final = {k: v for k, v in final_row.items() if k not in ("epoch", "seconds")}
+        seconds = [r.get("seconds") for r in history_rows if r.get("seconds") is not None]
+        metrics = {
+            "status": status,
+            "stop_reason": reason,
+            "epochs_run": epochs_run,
+            "max_epochs": config.epochs,
+            "final": final,
+            "model_epoch": final_row.get("epoch"),  # the epoch whose weights model.keras holds
+            "best_val_accuracy": max(
+                (r["val_accuracy"] for r in history_rows if r.get("val_accuracy") is not None),
+                default=None,
+            ),
+            **info,
+            "seed": config.seed,
+            "params": model.count_params(),
+            "strategy": placement.name,
+            "replicas": placement.replicas,
+            "global_batch_size": global_batch,
+            "seconds_per_epoch": seconds,
+            "resumable_after_epoch": EpochBackup.latest(run.backup_dir)[0] if status == INTERRUPTED else None,
+            "wall_time_s": round(time.time() - started, 3),
+            "versions": library_versions(),
+        }
         if status == FINISHED:
             # Whole or absent, never half-written: a kill here leaves the backup to resume.
             with replaced_whole(run.model_path) as partial:

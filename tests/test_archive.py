@@ -92,6 +92,14 @@ def test_corrupt_entry_leaves_nothing(tmp_path):
     assert only_entry(tmp_path) == []
 
 
+def test_a_name_too_long_for_the_file_system_says_so(tmp_path):
+    path = write_zip(tmp_path / "d.zip", {"happy/" + "a" * 300 + ".png": b"x"})
+    with pytest.raises(DataError, match="name too long for this file system") as caught:
+        safe_extract(path, tmp_path / "out")
+    assert "disk space" not in str(caught.value)
+    assert only_entry(tmp_path) == []
+
+
 @pytest.mark.parametrize(
     "name",
     ["../x", "happy/../../x", "/etc/x", "C:/x", "C:\\x", "..\\x", "happy\\..\\..\\x"],

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from happysad.callbacks import (EpochBackup, HistoryWriter, MetricNotFoundError,
-                                StopOnNonFinite, ThresholdStop)
+                                ResumableEarlyStopping, SafeInterrupt, StopOnNonFinite,
+                                ThresholdStop)
 from happysad.runs import RunFolder
 
 
@@ -118,10 +119,10 @@ def test_snapshots_never_overwrite_the_state_being_written(tmp_path, monkeypatch
     written, expected = {}, {}
     write = EpochBackup._write
 
-    def slow_write(self, epoch, state):
+    def slow_write(self, epoch, state, early):
         time.sleep(0.2)  # the next epoch ends, and is snapshotted, meanwhile
         written[epoch] = [a.copy() for a in state]
-        write(self, epoch, state)
+        write(self, epoch, state, early)
 
     class Record(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
@@ -228,3 +229,113 @@ def test_backup_restores_weights_and_optimizer_state_and_refuses_other_models(tm
     other.compile(keras.optimizers.RMSprop(0.05), "binary_crossentropy")
     with pytest.raises(RunError, match="does not fit this model"):
         EpochBackup.restore(other, path)
+
+
+def _early_stopping_backup(tmp_path):
+    """A 3-epoch fit whose backup carries early stopping's state; (model, early, path)."""
+    model, early = _model(), ResumableEarlyStopping("loss", patience=5, restore_best_weights=True)
+    model.fit(X, Y, epochs=3, batch_size=4, verbose=0,
+              callbacks=[early, EpochBackup(tmp_path / "b", early_stopping=early)])
+    return model, early, EpochBackup.latest(tmp_path / "b")[1]
+
+
+def test_backup_carries_early_stopping_state_and_best_weights(tmp_path):
+    model, early, path = _early_stopping_backup(tmp_path)
+    saved = json.loads(path.read_text())["early_stopping"]
+    assert saved["best_epoch"] == early.best_epoch and saved["wait"] == early.wait
+    assert len(saved["best_weights"]) == len(model.weights)
+
+    fresh = _model()
+    restored = ResumableEarlyStopping("loss", patience=5, restore_best_weights=True)
+    EpochBackup.restore(fresh, path, restored)
+    restored.set_model(fresh)
+    restored.on_train_begin()  # where Keras would reset it: the backup's state is kept
+    assert (restored.wait, restored.best, restored.best_epoch) == (
+        early.wait, pytest.approx(early.best), early.best_epoch)
+    for a, b in zip(early.best_weights, restored.best_weights):
+        np.testing.assert_array_equal(a, b)
+    plain = keras.callbacks.EarlyStopping("loss")  # a backup without the section: untouched
+    EpochBackup.restore(fresh, path)
+    plain.on_train_begin()
+    assert plain.best is None
+
+
+def test_a_damaged_early_stopping_section_is_refused(tmp_path):
+    from happysad.errors import RunError
+
+    _, _, path = _early_stopping_backup(tmp_path)
+    good = json.loads(path.read_text())
+    for key, value in (("wait", -1), ("best", "low"), ("best_weights", [[[2], "<f4"]])):
+        manifest = json.loads(json.dumps(good))
+        manifest["early_stopping"][key] = value
+        path.write_text(json.dumps(manifest))
+        with pytest.raises(RunError, match="damaged"):
+            EpochBackup.restore(_model(), path, ResumableEarlyStopping("loss"))
+
+
+class _SignalAt(keras.callbacks.Callback):
+    """Send this process ``sig`` at the end of step ``step`` of epoch ``epoch`` (0-based),
+    and record every step and epoch end that training reached."""
+
+    def __init__(self, epoch, step, sig="SIGTERM"):
+        super().__init__()
+        self.at, self.sig, self.steps, self.epochs = (epoch, step), sig, [], []
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        import os
+        import signal
+
+        self.steps.append((self._epoch, batch))
+        if (self._epoch, batch) == self.at:
+            os.kill(os.getpid(), getattr(signal, self.sig))
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epochs.append(epoch)
+
+
+def _fit_with_signal(at_epoch, at_step, sig="SIGTERM", epochs=3):
+    interrupt, probe = SafeInterrupt(), _SignalAt(at_epoch, at_step, sig)
+    with interrupt:
+        # steps_per_execution=1: each of an epoch's 4 steps ends in Python (batch callbacks).
+        model = _model()
+        model.fit(X, Y, epochs=epochs, batch_size=4, verbose=0, validation_data=(X, Y),
+                  callbacks=[interrupt, probe])
+    return interrupt, probe
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_safe_interrupt_raises_at_the_next_step_from_its_own_code(sig):
+    with pytest.raises(KeyboardInterrupt) as caught:
+        _fit_with_signal(1, 0, sig)
+    # Raised by the callback (the probe sent the signal after the callback's check of
+    # step 0, so at step 1), never from inside TensorFlow or Keras.
+    assert caught.traceback[-1].path.name == "signals.py"
+    assert caught.traceback[-2].name == "on_train_batch_end"
+
+
+def test_safe_interrupt_keeps_an_epoch_whose_last_step_has_run():
+    interrupt, probe = SafeInterrupt(), _SignalAt(0, 3)
+    with pytest.raises(KeyboardInterrupt) as caught, interrupt:
+        _model().fit(X, Y, epochs=3, batch_size=4, verbose=0, validation_data=(X, Y),
+                     callbacks=[interrupt, probe])
+    assert probe.epochs == [0]  # epoch 0 ended (history, backup), epoch 1 never began
+    assert probe.steps == [(0, 0), (0, 1), (0, 2), (0, 3)]
+    assert caught.traceback[-2].name == "on_epoch_begin"
+
+
+def test_safe_interrupt_lets_training_end_after_its_last_step():
+    interrupt, probe = _fit_with_signal(2, 3, epochs=3)
+    assert probe.epochs == [0, 1, 2] and interrupt.signal_name == "SIGTERM"
+
+
+def test_safe_interrupt_restores_the_handlers():
+    import signal
+
+    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):
+        _fit_with_signal(0, 0)
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before

@@ -58,3 +58,21 @@ def test_steps_per_epoch_beyond_one_pass(image_folder):
     assert sizes == [4] * 10
     first = next(iter(batches.dataset))[0].numpy()
     assert first.dtype == np.float32 and 0.0 <= first.min() and first.max() <= 1.0
+
+
+def test_augmented_batches_depend_only_on_seed_epoch_and_step(image_folder):
+    images = load_images(image_folder, 24)
+
+    def pixels(first_epoch, augment=True):
+        batches = training_batches(images, 5, seed=1, first_epoch=first_epoch, epochs=3,
+                                   augment=augment)
+        return [(b[0].numpy(), b[1].numpy()) for b in batches.dataset]
+
+    full, plain = pixels(0), pixels(0, augment=False)
+    assert all(np.array_equal(a[1], p[1]) for a, p in zip(full, plain))  # same images, labels
+    assert not all(np.array_equal(a[0], p[0]) for a, p in zip(full, plain))
+    resumed = pixels(2)  # a run resumed before epoch 3 draws what the whole run drew
+    assert len(resumed) == 3
+    for (xa, ya), (xb, yb) in zip(full[6:], resumed):
+        np.testing.assert_array_equal(xa, xb)
+        np.testing.assert_array_equal(ya, yb)

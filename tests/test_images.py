@@ -66,6 +66,17 @@ def test_non_images_and_junk_are_skipped_with_a_count(image_folder, caplog):
     assert "skipped 2 non-image files" in caplog.text
 
 
+def test_broken_links_and_pipes_are_counted_as_skipped_never_read(image_folder, caplog):
+    import os
+
+    (image_folder / "happy" / "gone.png").symlink_to(image_folder / "nowhere.png")
+    os.mkfifo(image_folder / "sad" / "pipe.png")  # reading it would block for ever
+    with caplog.at_level(logging.WARNING, logger="happysad"):
+        images = load_images(image_folder, 24)
+    assert len(images) == 12 and images.skipped_other == 2
+    assert "skipped 2 non-image files" in caplog.text
+
+
 def test_corrupt_image_is_an_error_naming_it_or_skipped_on_request(image_folder):
     good = (image_folder / "sad" / "sad01.png").read_bytes()
     (image_folder / "sad" / "broken.png").write_bytes(good[: len(good) // 2])

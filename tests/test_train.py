@@ -104,6 +104,13 @@ def test_unwritable_runs_dir_fails_before_training(tmp_path, image_folder):
         train(_config(tmp_path, image_folder, runs_dir=str(blocker / "runs")))
 
 
+def test_bad_data_leaves_no_new_runs_dir_behind(tmp_path):
+    runs = tmp_path / "new" / "runs"
+    with pytest.raises(DataError):
+        train(_config(tmp_path, tmp_path / "no-such-data", runs_dir=str(runs)))
+    assert not (tmp_path / "new").exists()
+
+
 def test_nan_loss_stops_at_once_and_says_when(tmp_path, image_folder):
     class Poison(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
@@ -138,8 +145,9 @@ class _InterruptAt(keras.callbacks.Callback):
         self._epoch = epoch
 
 
-def test_interrupted_run_resumes_to_the_same_history(tmp_path, image_folder):
-    common = dict(epochs=4, deterministic=True, val_split=0.25)
+@pytest.mark.parametrize("augment", [False, True])
+def test_interrupted_run_resumes_to_the_same_history(tmp_path, image_folder, augment):
+    common = dict(epochs=4, deterministic=True, val_split=0.25, augment=augment)
     whole = train(_config(tmp_path, image_folder, name="whole", **common), echo=lambda s: None)
 
     cut = train(_config(tmp_path, image_folder, name="cut", **common), echo=lambda s: None,
@@ -244,19 +252,6 @@ def test_a_run_interrupted_after_its_last_epoch_is_finished_on_resume(tmp_path, 
         resume_config(cut.run.path)
 
 
-def test_signals_are_held_while_the_run_folder_is_completed():
-    import os
-    import signal
-
-    from happysad.train import signals_held
-
-    before = signal.getsignal(signal.SIGINT)
-    with signals_held():
-        os.kill(os.getpid(), signal.SIGINT)  # would raise KeyboardInterrupt here
-        os.kill(os.getpid(), signal.SIGTERM)  # would end the process
-    assert signal.getsignal(signal.SIGINT) is before
-
-
 def test_resume_with_more_epochs_records_them_in_the_config(tmp_path, image_folder):
     cut = train(_config(tmp_path, image_folder, name="more", epochs=3, val_split=0.25),
                 echo=lambda s: None, callbacks=[_InterruptAt(2)])
@@ -305,7 +300,9 @@ def _start_cli_training(tmp_path, data, name, epochs=40):
 
     # Ctrl-C restored first: a shell that starts a job in the background without job
     # control (as a CI script may run) makes it ignore SIGINT, and every child with it.
-    start = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    # faulthandler: should the child crash, its stack is in the assertion message.
+    start = ("import faulthandler, signal, sys; faulthandler.enable(); "
+             "signal.signal(signal.SIGINT, signal.default_int_handler); "
              "from happysad.cli import main; sys.argv[0] = 'happysad'; main()")
     args = [sys.executable, "-c", start, "train", "--data", str(data), "--runs-dir",
             str(tmp_path / "runs"), "--name", name, "--epochs", str(epochs), "--image-size", "48",
@@ -394,16 +391,7 @@ def test_augment_tensorboard_and_early_stopping(tmp_path, image_folder):
 def test_restore_best_reports_the_epoch_the_model_keeps(tmp_path):
     from happysad.evaluate import evaluate_run
 
-    from .conftest import write_image
-
-    # Noise with random labels: the network can only memorise, so val_loss wanders and
-    # the best epoch is not the last one.
-    rng = np.random.default_rng(0)
-    for name in ("happy", "sad"):
-        for i in range(8):
-            write_image(tmp_path / "noise" / name / f"{i}.png",
-                        rng.integers(0, 256, (24, 24, 3), dtype=np.uint8))
-    result = train(_config(tmp_path, tmp_path / "noise", epochs=8, patience=8,
+    result = train(_config(tmp_path, _noise_folder(tmp_path / "noise"), epochs=8, patience=8,
                            restore_best=True, learning_rate=0.003, val_split=0.5,
                            dense_units=32, name="best"), echo=lambda s: None)
     history = result.run.history()
@@ -413,6 +401,41 @@ def test_restore_best_reports_the_epoch_the_model_keeps(tmp_path):
     assert result.final["val_loss"] == pytest.approx(history["val_loss"][best - 1])
     scored = evaluate_run(result.run.path, figure=False)  # the saved model is that epoch's
     assert scored["loss"] == pytest.approx(history["val_loss"][best - 1], rel=1e-3, abs=1e-4)
+
+
+def _noise_folder(root):
+    """Noise with random labels: the network can only memorise, so val_loss wanders and
+    the best epoch is not the last one."""
+    from .conftest import write_image
+
+    rng = np.random.default_rng(0)
+    for name in ("happy", "sad"):
+        for i in range(8):
+            write_image(root / name / f"{i}.png", rng.integers(0, 256, (24, 24, 3), dtype=np.uint8))
+    return root
+
+
+def test_a_resumed_run_stops_early_where_a_whole_one_does(tmp_path):
+    data = _noise_folder(tmp_path / "noise")
+    common = dict(epochs=12, patience=2, restore_best=True, learning_rate=0.003,
+                  val_split=0.5, dense_units=32, deterministic=True)
+    whole = train(_config(tmp_path, data, name="whole", **common), echo=lambda s: None)
+    best = whole.run.metrics()["model_epoch"]
+    assert whole.stop_reason.startswith("early stopping") and best + 1 < whole.epochs_run, (
+        "this test needs a run that stops early with two epochs after its best")
+
+    # Cut after the best epoch and one flat one: what counts as flat, and the best
+    # epoch's weights, live only in the early-stopping state the backup carries.
+    cut = train(_config(tmp_path, data, name="cut", **common), echo=lambda s: None,
+                callbacks=[_InterruptAt(best + 2)])
+    assert cut.status == INTERRUPTED and cut.epochs_run == best + 1
+    resumed = train(resume_config(cut.run.path), resume=cut.run.path, echo=lambda s: None)
+
+    assert resumed.epochs_run == whole.epochs_run and resumed.stop_reason == whole.stop_reason
+    assert resumed.run.metrics()["model_epoch"] == best
+    a, b = keras.models.load_model(whole.run.model_path), keras.models.load_model(resumed.run.model_path)
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_allclose(wb, wa, rtol=1e-6, atol=1e-7)
 
 
 def test_a_network_too_big_for_memory_is_refused_before_anything_runs(tmp_path, image_folder,
