@@ -189,10 +189,12 @@ class SafeInterrupt(keras.callbacks.Callback):
 
     Inside its ``with`` block the signals are only noted (see ``signals.InterruptRequest``);
     this callback raises the KeyboardInterrupt at the next step boundary, from its own code,
-    so it never surfaces inside TensorFlow's. A signal during an epoch's last step, or its
-    validation, lets that epoch finish (its history row and backup are written) and stops
-    before the next one begins: the epoch just trained is kept (and if it was the last,
-    training ends as it would have). A second signal stops at once.
+    so it never surfaces inside TensorFlow's. A model that runs several steps per call
+    (``steps_per_execution``) reaches a boundary when the call returns. A signal during an
+    epoch's last call, or its validation, lets that epoch finish (its history row and
+    backup are written) and stops before the next one begins: the epoch just trained is
+    kept (and if it was the last, training ends as it would have). A second signal stops
+    as soon as Python runs again.
 
     Example:
         >>> interrupt = SafeInterrupt()
@@ -202,7 +204,14 @@ class SafeInterrupt(keras.callbacks.Callback):
 
     def __init__(self):
         super().__init__()
-        self._request = InterruptRequest()
+        self._request = InterruptRequest(when=self._when)
+
+    def _when(self) -> str:
+        steps = (self.params or {}).get("steps")
+        per_call = getattr(self.model, "steps_per_execution", 1) or 1
+        if steps and per_call >= steps:
+            return "when this epoch ends (its steps run in one call)"
+        return "after the current step" if per_call == 1 else f"after the current {per_call} steps"
 
     def __enter__(self):
         self._request.__enter__()

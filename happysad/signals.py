@@ -40,12 +40,23 @@ def handled(handler, signals=INTERRUPT_SIGNALS):
             signal.signal(sig, old)
 
 
-def signals_held():
-    """Ignore Ctrl-C and SIGTERM while the run folder is completed (about a second).
+def sigterm_as_ctrl_c():
+    """Inside the block, SIGTERM raises KeyboardInterrupt as Ctrl-C does (exit 130, cleanup)."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
 
-    A signal in the middle of saving the model would leave a run that is neither
-    finished nor resumable; one that arrives in that second is dropped: the run is
-    complete just after, and the command is ending anyway.
+    return handled(interrupt, [signal.SIGTERM])
+
+
+def signals_held():
+    """Ignore Ctrl-C and SIGTERM inside the block, wherever nothing inside handles them.
+
+    Training wraps everything after its data and model are ready: during ``fit`` the
+    signals are noted (``InterruptRequest`` inside), and after it, while the run folder is
+    completed (about a second), they are dropped. A signal in the middle of saving the
+    model would leave a run that is neither finished nor resumable, and one that lands
+    after a stop condition fired would have the run train on when resumed; the command
+    is ending anyway.
     """
     return handled(lambda signum, frame: None)
 
@@ -55,7 +66,12 @@ class InterruptRequest:
 
     The first signal only sets ``signal_name`` and prints one line on standard error;
     ``raise_if_requested`` then raises at a point the caller chose. A second signal raises
-    KeyboardInterrupt at once, wherever the program is.
+    KeyboardInterrupt as soon as Python runs again (a call into native code, such as a
+    TensorFlow graph, finishes first: signals wait for it, and two of them count as one).
+
+    Args:
+        when: what the notice says about when training will stop (a function, asked at
+            the moment the signal arrives).
 
     Example:
         >>> request = InterruptRequest()
@@ -65,8 +81,9 @@ class InterruptRequest:
         ...         request.raise_if_requested()
     """
 
-    def __init__(self):
+    def __init__(self, when=lambda: "after the current step"):
         self.signal_name: str | None = None
+        self.when = when
         self._handlers = None
 
     def __enter__(self):
@@ -84,8 +101,8 @@ class InterruptRequest:
             raise KeyboardInterrupt
         self.signal_name = signal.Signals(signum).name
         try:  # os.write: a print here could land inside another print and fail
-            os.write(2, f"\n{self.signal_name}: stopping after the current step "
-                        "(send it again to stop at once)\n".encode())
+            os.write(2, f"\n{self.signal_name}: stopping {self.when()} "
+                        "(send it again to stop sooner)\n".encode())
         except OSError:
             pass
 

@@ -22,7 +22,7 @@ from .config import TrainConfig, build_config, parse_stop_when, save_config
 from .errors import ConfigError, DataError, RunError, TrainingError
 from .files import replaced_whole
 from .runs import RunFolder, check_writable, create_run_dir, name_taken
-from .signals import signals_held
+from .signals import sigterm_as_ctrl_c, signals_held
 
 Echo = Callable[[str], None]
 
@@ -145,7 +145,14 @@ def train(config: TrainConfig, *, resume: str | os.PathLike | None = None,
 
     Raises:
         TrainingError: the loss became NaN or infinite (the run folder says at which epoch).
+        KeyboardInterrupt: Ctrl-C or SIGTERM before training began (a new run's folder is
+            removed again).
     """
+    with sigterm_as_ctrl_c():  # before fit: a stopped job ends as Ctrl-C ends it, cleaned up
+        return _train(config, resume, echo, callbacks)
+
+
+def _train(config: TrainConfig, resume, echo: Echo, callbacks: list | None) -> TrainResult:
     started = time.time()
     progress = config.progress != "none"
     # Data paths as absolute ones, so the saved config finds the data from any folder.
@@ -194,6 +201,12 @@ def train(config: TrainConfig, *, resume: str | os.PathLike | None = None,
     try:
         return _fit(config, run, placement, train_set, val_set, info, resume=resume,
                     echo=echo, callbacks=callbacks, started=started)
+    except BaseException:
+        # A new run stopped or failed before it recorded anything (no metrics.json: an
+        # interrupted fit records one) is no run: leave no folder of config and summary.
+        if resume is None and placement.is_chief and not run.metrics_path.exists():
+            _remove_tree(run.path)
+        raise
     finally:
         if not placement.is_chief:
             _remove_tree(run.path)  # a worker's scratch copy; the chief's folder is the run
@@ -369,11 +382,26 @@ def _fit(config: TrainConfig, run: RunFolder, placement, train_set, val_set, inf
     return TrainResult(run, status, reason, epochs_run, final, metrics, placement.is_chief)
 
 
+# Steps per graph call at most: Ctrl-C is acted on when a call returns, so this bounds the wait.
+MAX_STEPS_PER_CALL = 32
+
+
+def steps_per_call(steps_per_epoch: int) -> int:
+    """The most steps, up to ``MAX_STEPS_PER_CALL``, that divide an epoch evenly.
+
+    Evenly, because Keras runs every call's full count: a last, shorter call of an epoch
+    would take batches from the next one. The lab's 7 steps an epoch run in one call.
+    """
+    return max(n for n in range(1, min(steps_per_epoch, MAX_STEPS_PER_CALL) + 1)
+               if steps_per_epoch % n == 0)
+
+
 def build_model(config: TrainConfig, num_classes: int, placement=None, steps_per_epoch: int = 1):
     """The compiled model exactly as ``train`` builds it, speed-ups included.
 
-    With ``speedups``, a whole epoch's steps run in one call into the compiled graph
-    (Keras's ``steps_per_execution``): the same steps, less per-step Python overhead.
+    With ``speedups``, an epoch's steps run up to ``MAX_STEPS_PER_CALL`` at a time in one
+    call into the compiled graph (Keras's ``steps_per_execution``): the same steps, less
+    per-step Python overhead (see ``steps_per_call``).
     """
     from .model import make_model
 
@@ -382,7 +410,7 @@ def build_model(config: TrainConfig, num_classes: int, placement=None, steps_per
 
         placement = make_placement("default")
     # Several steps per call fail under tf.distribute strategies in Keras 3; one device only.
-    per_call = steps_per_epoch if config.speedups and placement.name == "default" else 1
+    per_call = steps_per_call(steps_per_epoch) if config.speedups and placement.name == "default" else 1
     with placement.strategy.scope():
         model = make_model(config, num_classes, steps_per_execution=per_call)
     if config.speedups and placement.name == "default" and not config.jit_compile:

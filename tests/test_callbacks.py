@@ -339,3 +339,27 @@ def test_safe_interrupt_restores_the_handlers():
     with pytest.raises(KeyboardInterrupt):
         _fit_with_signal(0, 0)
     assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
+
+
+def test_with_one_call_an_epoch_the_notice_says_the_epoch_ends_first(capfd):
+    import os
+    import signal
+
+    class SignalInEpoch(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+
+        def on_train_batch_begin(self, batch, logs=None):
+            if self.epoch == 1:  # just before the call that runs all of epoch 1's steps
+                os.kill(os.getpid(), signal.SIGTERM)
+
+    model = _model()
+    model.compile(keras.optimizers.RMSprop(0.05), "binary_crossentropy", steps_per_execution=4)
+    interrupt = SafeInterrupt()
+    with pytest.raises(KeyboardInterrupt), interrupt:
+        # 16 rows, batch 4: the epoch's 4 steps in one call; epoch 1 ends, epoch 2 never begins.
+        model.fit(X, Y, epochs=4, batch_size=4, verbose=0,
+                  callbacks=[SignalInEpoch(), interrupt, probe := _SignalAt(-1, -1)])
+    assert probe.epochs == [0, 1]
+    assert "SIGTERM: stopping when this epoch ends (its steps run in one call)" in (
+        capfd.readouterr().err)

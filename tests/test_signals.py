@@ -75,3 +75,22 @@ def test_outside_the_main_thread_signals_are_left_alone():
     worker.start()
     worker.join()
     assert seen == [None]
+
+
+def test_sigterm_as_ctrl_c_raises_keyboard_interrupt_inside_the_block():
+    from happysad.signals import sigterm_as_ctrl_c
+
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt):
+        with sigterm_as_ctrl_c():
+            os.kill(os.getpid(), signal.SIGTERM)
+            pytest.fail("SIGTERM did not interrupt")
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_the_notice_says_when_training_will_stop(capfd):
+    with InterruptRequest(when=lambda: "when this epoch ends") as request:
+        os.kill(os.getpid(), signal.SIGINT)
+    assert "SIGINT: stopping when this epoch ends (send it again to stop sooner)" in (
+        capfd.readouterr().err)
+    assert request.signal_name == "SIGINT"

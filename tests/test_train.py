@@ -111,6 +111,30 @@ def test_bad_data_leaves_no_new_runs_dir_behind(tmp_path):
     assert not (tmp_path / "new").exists()
 
 
+@pytest.mark.parametrize("error", [KeyboardInterrupt, RuntimeError])
+def test_a_new_run_stopped_before_its_first_epoch_leaves_no_folder(tmp_path, image_folder,
+                                                                  monkeypatch, error):
+    from happysad import train as train_module
+
+    def stop(*args, **kwargs):
+        raise error("stopped while the model was built")
+
+    monkeypatch.setattr(train_module, "build_model", stop)
+    with pytest.raises(error):
+        train(_config(tmp_path, image_folder, name="early"), echo=lambda s: None)
+    assert not (tmp_path / "runs" / "early").exists()
+
+
+def test_steps_per_call_divides_the_epoch_and_is_capped():
+    from happysad.train import MAX_STEPS_PER_CALL, steps_per_call
+
+    assert steps_per_call(7) == 7 and steps_per_call(1) == 1  # the lab: one call an epoch
+    assert steps_per_call(64) == 32 == MAX_STEPS_PER_CALL and steps_per_call(96) == 32
+    assert steps_per_call(33) == 11 and steps_per_call(37) == 1
+    for n in range(1, 200):
+        assert n % steps_per_call(n) == 0 and steps_per_call(n) <= MAX_STEPS_PER_CALL
+
+
 def test_nan_loss_stops_at_once_and_says_when(tmp_path, image_folder):
     class Poison(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
