@@ -290,7 +290,8 @@ def _fit(config: TrainConfig, run: RunFolder, placement, train_set, val_set, inf
         fit_callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run.path / "tensorboard")))
     fit_callbacks.extend(extra)
 
-    status, reason = FINISHED, f"reached the maximum of {config.epochs} epochs"
+    status = FINISHED
+    reason = f"reached the maximum of {config.epochs} epoch{'s' * (config.epochs != 1)}"
     # From here to the end a signal is noted by `interrupt` (during fit) or ignored: the
     # run folder is then completed, or made resumable, in about a second whatever arrives.
     with signals_held():
