@@ -28,7 +28,7 @@ import numpy as np
 
 from .backend import load_keras
 from .errors import ConfigError, RunError
-from .signals import InterruptRequest
+from .signals import InterruptRequest, exit_now
 
 keras = load_keras()
 
@@ -196,15 +196,21 @@ class SafeInterrupt(keras.callbacks.Callback):
     kept (and if it was the last, training ends as it would have). A second signal stops
     as soon as Python runs again.
 
+    Args:
+        exit_on_second: on a second signal end the process at once (exit 130, as a SIGKILL
+            would end it: resumable from the last backup on disk) rather than raise
+            KeyboardInterrupt wherever the program is. For a command line, not a notebook.
+
     Example:
         >>> interrupt = SafeInterrupt()
         >>> with interrupt:                                          # doctest: +SKIP
         ...     model.fit(ds, epochs=15, callbacks=[interrupt, backup])
     """
 
-    def __init__(self):
+    def __init__(self, exit_on_second: bool = False):
         super().__init__()
-        self._request = InterruptRequest(when=self._when)
+        self._request = InterruptRequest(when=self._when,
+                                         on_second=exit_now if exit_on_second else None)
 
     def _when(self) -> str:
         steps = (self.params or {}).get("steps")
@@ -479,10 +485,7 @@ class EpochBackup(keras.callbacks.Callback):
             model.optimizer.build(model.trainable_variables)
         variables = _state_variables(model)
         specs = manifest["arrays"]
-        if len(specs) != len(variables) or any(
-            tuple(shape) != tuple(v.shape) or np.dtype(dtype) != np.dtype(v.dtype)
-            for (shape, dtype), v in zip(specs, variables)
-        ):
+        if not _specs_fit(specs, variables):
             raise RunError(f"backup {manifest_path.parent} does not fit this model; start a new run")
         path = manifest_path.parent / manifest["file"]
         try:
@@ -496,6 +499,9 @@ class EpochBackup(keras.callbacks.Callback):
             raise RunError(f"backup {path} is damaged (its checksum does not match); "
                            "start a new run")
         early = manifest.get("early_stopping")
+        if early and not _specs_fit(early["best_weights"], model.weights):
+            raise RunError(f"backup {manifest_path.parent} does not fit this model "
+                           "(early stopping's best weights); start a new run")
         all_specs = specs + (early["best_weights"] if early else [])
         if sum(math.prod(shape) * np.dtype(dtype).itemsize for shape, dtype in all_specs) != len(data):
             raise RunError(f"backup {path} is damaged (its arrays do not add up to its size); "
@@ -558,7 +564,7 @@ def _read_manifest(backup_dir: Path, strict: bool) -> dict | None:
             ok = (isinstance(early, dict)
                   and isinstance(early.get("wait"), int) and early["wait"] >= 0
                   and isinstance(early.get("best_epoch"), int) and early["best_epoch"] >= 0
-                  and (early.get("best") is None or isinstance(early["best"], (int, float)))
+                  and "best" in early and _is_number_or_none(early["best"])
                   and _are_specs(early.get("best_weights")))
         if ok:
             for _, dtype in manifest["arrays"] + (early["best_weights"] if early else []):
@@ -573,6 +579,27 @@ def _read_manifest(backup_dir: Path, strict: bool) -> dict | None:
         raise RunError(f"the backup manifest {path} is damaged ({why}); the run cannot be "
                        "resumed: start a new run")
     return None
+
+
+def _specs_fit(specs: list, variables: list) -> bool:
+    """Whether [shape, dtype] specs name exactly these variables' shapes and dtypes."""
+    return len(specs) == len(variables) and all(
+        tuple(shape) == tuple(v.shape) and np.dtype(dtype) == np.dtype(v.dtype)
+        for (shape, dtype), v in zip(specs, variables)
+    )
+
+
+def _is_number_or_none(value) -> bool:
+    """JSON's null or a number a float can hold (Infinity too: a val_loss can be)."""
+    if value is None:
+        return True
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        float(value)
+    except OverflowError:  # an int beyond any float
+        return False
+    return True
 
 
 def _are_specs(specs) -> bool:

@@ -40,6 +40,31 @@ def handled(handler, signals=INTERRUPT_SIGNALS):
             signal.signal(sig, old)
 
 
+def exit_now(signal_name: str) -> None:
+    """End the process at once with exit code 130, as a second Ctrl-C asks.
+
+    No Python code runs after it: a KeyboardInterrupt raised inside TensorFlow can leave
+    its state corrupt (one in a trial of double signals ended in an AttributeError from
+    Keras), whereas an exit here is like a SIGKILL, which a run resumes from (its last
+    backup on disk).
+    """
+    try:
+        os.write(2, f"{signal_name} again: stopped at once; `happysad train --resume RUN` "
+                    "continues from the last backup on disk\n".encode())
+    finally:
+        os._exit(130)
+
+
+def ignore_late_signals() -> None:
+    """Ignore Ctrl-C and SIGTERM from here on: the command is ending, and one arriving
+    while Python shuts down would print a traceback from its exit handlers."""
+    try:
+        for sig in INTERRUPT_SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
+    except ValueError:  # not the main thread
+        pass
+
+
 def sigterm_as_ctrl_c():
     """Inside the block, SIGTERM raises KeyboardInterrupt as Ctrl-C does (exit 130, cleanup)."""
     def interrupt(signum, frame):
@@ -72,6 +97,8 @@ class InterruptRequest:
     Args:
         when: what the notice says about when training will stop (a function, asked at
             the moment the signal arrives).
+        on_second: called with the signal's name on a second signal, instead of raising
+            KeyboardInterrupt (``exit_now`` ends the process at once).
 
     Example:
         >>> request = InterruptRequest()
@@ -81,9 +108,10 @@ class InterruptRequest:
         ...         request.raise_if_requested()
     """
 
-    def __init__(self, when=lambda: "after the current step"):
+    def __init__(self, when=lambda: "after the current step", on_second=None):
         self.signal_name: str | None = None
         self.when = when
+        self.on_second = on_second
         self._handlers = None
 
     def __enter__(self):
@@ -98,6 +126,8 @@ class InterruptRequest:
 
     def _note(self, signum, frame):
         if self.signal_name is not None:
+            if self.on_second is not None:
+                self.on_second(signal.Signals(signum).name)
             raise KeyboardInterrupt
         self.signal_name = signal.Signals(signum).name
         try:  # os.write: a print here could land inside another print and fail

@@ -130,7 +130,8 @@ def _verbosity(config: TrainConfig) -> int:
 
 
 def train(config: TrainConfig, *, resume: str | os.PathLike | None = None,
-          echo: Echo = print, callbacks: list | None = None) -> TrainResult:
+          echo: Echo = print, callbacks: list | None = None,
+          exit_on_second_signal: bool = False) -> TrainResult:
     """Train the configured network and write a run folder.
 
     Args:
@@ -139,6 +140,8 @@ def train(config: TrainConfig, *, resume: str | os.PathLike | None = None,
         resume: an interrupted run folder to continue from its last finished epoch.
         echo: where progress lines go (``print`` by default; the CLI passes click.echo).
         callbacks: extra Keras callbacks, run after ours.
+        exit_on_second_signal: a second Ctrl-C/SIGTERM during training ends the process
+            at once (exit 130; see ``callbacks.SafeInterrupt``); the command line sets it.
 
     Returns:
         A TrainResult; an interrupted run returns status ``interrupted``.
@@ -149,10 +152,11 @@ def train(config: TrainConfig, *, resume: str | os.PathLike | None = None,
             removed again).
     """
     with sigterm_as_ctrl_c():  # before fit: a stopped job ends as Ctrl-C ends it, cleaned up
-        return _train(config, resume, echo, callbacks)
+        return _train(config, resume, echo, callbacks, exit_on_second_signal)
 
 
-def _train(config: TrainConfig, resume, echo: Echo, callbacks: list | None) -> TrainResult:
+def _train(config: TrainConfig, resume, echo: Echo, callbacks: list | None,
+           exit_on_second_signal: bool) -> TrainResult:
     started = time.time()
     progress = config.progress != "none"
     # Data paths as absolute ones, so the saved config finds the data from any folder.
@@ -200,7 +204,8 @@ def _train(config: TrainConfig, resume, echo: Echo, callbacks: list | None) -> T
         run = RunFolder(tempfile.mkdtemp(prefix=f"happysad-worker{placement.worker_index}-"))
     try:
         return _fit(config, run, placement, train_set, val_set, info, resume=resume,
-                    echo=echo, callbacks=callbacks, started=started)
+                    echo=echo, callbacks=callbacks, started=started,
+                    exit_on_second_signal=exit_on_second_signal)
     except BaseException:
         # A new run stopped or failed before it recorded anything (no metrics.json: an
         # interrupted fit records one) is no run: leave no folder of config and summary.
@@ -213,7 +218,8 @@ def _train(config: TrainConfig, resume, echo: Echo, callbacks: list | None) -> T
 
 
 def _fit(config: TrainConfig, run: RunFolder, placement, train_set, val_set, info: dict, *,
-         resume, echo: Echo, callbacks: list | None, started: float) -> TrainResult:
+         resume, echo: Echo, callbacks: list | None, started: float,
+         exit_on_second_signal: bool = False) -> TrainResult:
     """Build the model, restore a resumed run's state, fit, and record the outcome."""
     import keras
 
@@ -276,7 +282,7 @@ def _fit(config: TrainConfig, run: RunFolder, placement, train_set, val_set, inf
         metric, op, value = parse_stop_when(config.stop_when)
         stops.append(ThresholdStop(metric, value, op, verbose=False))
     extra = list(callbacks or [])
-    interrupt = SafeInterrupt()
+    interrupt = SafeInterrupt(exit_on_second=exit_on_second_signal)
     fit_callbacks = [interrupt, timer, non_finite, *stops]
     if early is not None:
         fit_callbacks.append(early)

@@ -20,6 +20,18 @@ def _isolated_env(monkeypatch, tmp_path_factory):
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
+@pytest.fixture(autouse=True)
+def _signal_handlers_restored():
+    """Each test gets Ctrl-C and SIGTERM as it found them: the CLI ignores both once a
+    command ends (in a test, the command ends and pytest goes on)."""
+    import signal
+
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for sig, handler in saved.items():
+        signal.signal(sig, handler)
+
+
 def write_image(path: Path, array: np.ndarray, mode: str | None = None) -> Path:
     from PIL import Image
 

@@ -265,12 +265,26 @@ def test_a_damaged_early_stopping_section_is_refused(tmp_path):
 
     _, _, path = _early_stopping_backup(tmp_path)
     good = json.loads(path.read_text())
-    for key, value in (("wait", -1), ("best", "low"), ("best_weights", [[[2], "<f4"]])):
+    shapes = good["early_stopping"]["best_weights"]
+    for key, value, why in (
+        ("wait", -1, "damaged"), ("best", "low", "damaged"), ("best", 10**400, "damaged"),
+        ("best", None, None), ("best_weights", [[[2], "<f4"]], "does not fit"),
+        ("best_weights", [[[0, 2**40], "<f4"], *shapes[1:]], "does not fit"),
+        ("best_weights", [[shapes[0][0], "|S0"], *shapes[1:]], "does not fit"),
+        ("best_weights", [[shapes[0][0], "|O"], *shapes[1:]], "does not fit"),
+    ):
         manifest = json.loads(json.dumps(good))
         manifest["early_stopping"][key] = value
         path.write_text(json.dumps(manifest))
-        with pytest.raises(RunError, match="damaged"):
+        if why is None:  # no epoch scored yet: a valid state
             EpochBackup.restore(_model(), path, ResumableEarlyStopping("loss"))
+            continue
+        with pytest.raises(RunError, match=why):
+            EpochBackup.restore(_model(), path, ResumableEarlyStopping("loss"))
+    del good["early_stopping"]["best"]
+    path.write_text(json.dumps(good))
+    with pytest.raises(RunError, match="damaged"):
+        EpochBackup.restore(_model(), path, ResumableEarlyStopping("loss"))
 
 
 class _SignalAt(keras.callbacks.Callback):

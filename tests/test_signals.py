@@ -94,3 +94,26 @@ def test_the_notice_says_when_training_will_stop(capfd):
     assert "SIGINT: stopping when this epoch ends (send it again to stop sooner)" in (
         capfd.readouterr().err)
     assert request.signal_name == "SIGINT"
+
+
+def test_ignore_late_signals_ignores_both():
+    from happysad.signals import ignore_late_signals
+
+    ignore_late_signals()  # the conftest fixture restores the handlers after this test
+    os.kill(os.getpid(), signal.SIGINT)
+    os.kill(os.getpid(), signal.SIGTERM)
+    assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+
+
+def test_a_second_signal_can_call_a_function_instead():
+    seen = []
+
+    def on_second(name):
+        seen.append(name)
+        raise SystemExit(130)
+
+    with pytest.raises(SystemExit):
+        with InterruptRequest(on_second=on_second):
+            os.kill(os.getpid(), signal.SIGTERM)
+            os.kill(os.getpid(), signal.SIGINT)
+    assert seen == ["SIGINT"]

@@ -380,6 +380,29 @@ def test_signal_leaves_a_resumable_run(tmp_path, sig):
 
 
 @pytest.mark.slow
+def test_a_second_signal_ends_training_at_once_and_the_run_resumes(tmp_path):
+    import signal
+    import time
+
+    from .conftest import make_image_folder
+
+    data = make_image_folder(tmp_path / "faces", per_class=8, size=48)
+    run_dir = tmp_path / "runs" / "twice"
+    proc = _start_cli_training(tmp_path, data, run_dir.name, epochs=400)
+    _wait_for_epochs(run_dir, 2, proc)
+    proc.send_signal(signal.SIGTERM)
+    time.sleep(0.005)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, (out, err)
+    assert "Traceback" not in err
+    assert "SIGINT again: stopped at once" in err or "Continue with" in err  # second or first
+    resumed = train(resume_config(run_dir), resume=run_dir, echo=lambda s: None)
+    assert resumed.status == FINISHED
+    assert resumed.run.history()["epoch"] == list(range(1, 401))
+
+
+@pytest.mark.slow
 def test_sigkill_resumes_from_the_last_backup_with_the_same_history(tmp_path):
     from .conftest import make_image_folder
 

@@ -16,6 +16,7 @@ import click
 
 from .. import __version__
 from ..errors import HappysadError
+from ..signals import ignore_late_signals
 
 
 def one_line(message: str) -> str:
@@ -36,7 +37,10 @@ class HappysadGroup(click.Group):
             return super().main(args, prog_name, complete_var, standalone_mode, **extra)
         _survive_closed_pipes()
         try:
-            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            try:
+                code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            finally:
+                ignore_late_signals()  # no traceback from Python's exit handlers after this
         except click.exceptions.NoArgsIsHelpError as exc:  # bare 'happysad': the help, unfolded
             click.echo(exc.ctx.get_help() if exc.ctx is not None else exc.format_message(), err=True)
             sys.exit(exc.exit_code)

@@ -115,7 +115,7 @@ def train(config_file, sets, resume, quiet, **options):
         config = resume_config(resume, changed)
     else:
         config = load_config(TrainConfig, config_file, options, sets)
-    result = run_training(config, resume=resume, echo=click.echo)
+    result = run_training(config, resume=resume, echo=click.echo, exit_on_second_signal=True)
     final = ", ".join(f"{k} {v:.4f}" for k, v in result.final.items() if isinstance(v, float))
     if result.status == INTERRUPTED:
         saved = result.metrics.get("resumable_after_epoch") or 0
