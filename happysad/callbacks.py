@@ -569,7 +569,7 @@ def _read_manifest(backup_dir: Path, strict: bool) -> dict | None:
         if ok:
             for _, dtype in manifest["arrays"] + (early["best_weights"] if early else []):
                 np.dtype(dtype)
-    except (OSError, ValueError, TypeError, AttributeError) as exc:
+    except (OSError, ValueError, TypeError, AttributeError, RecursionError) as exc:
         ok, why = False, str(exc)
     else:
         why = "unexpected contents"
@@ -606,7 +606,8 @@ def _are_specs(specs) -> bool:
     """Whether ``specs`` is a list of [shape, dtype string] pairs."""
     return isinstance(specs, list) and all(
         isinstance(spec, list) and len(spec) == 2
-        and isinstance(spec[0], list) and all(isinstance(n, int) and n >= 0 for n in spec[0])
+        and isinstance(spec[0], list)
+        and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in spec[0])
         and isinstance(spec[1], str)
         for spec in specs
     )

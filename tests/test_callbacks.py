@@ -281,6 +281,14 @@ def test_a_damaged_early_stopping_section_is_refused(tmp_path):
             continue
         with pytest.raises(RunError, match=why):
             EpochBackup.restore(_model(), path, ResumableEarlyStopping("loss"))
+    for arrays in ([[[True, 2], "<f4"]], "[" * 100_000 + "]" * 100_000):
+        if isinstance(arrays, str):
+            path.write_text('{"format": "happysad-epoch-backup-1", "arrays": ' + arrays + "}")
+        else:
+            path.write_text(json.dumps(dict(good, arrays=arrays)))
+        with pytest.raises(RunError, match="damaged"):
+            EpochBackup.restore(_model(), path, ResumableEarlyStopping("loss"))
+    path.write_text(json.dumps(good))
     del good["early_stopping"]["best"]
     path.write_text(json.dumps(good))
     with pytest.raises(RunError, match="damaged"):
