@@ -144,6 +144,8 @@ def _write_hint(exc: OSError) -> str:
         return "free some disk space"
     if exc.errno == errno.ENAMETOOLONG:
         return "the archive holds a name too long for this file system"
+    if exc.errno in (errno.EEXIST, errno.EISDIR, errno.ENOTDIR):
+        return "the archive holds a file and a folder of the same name"
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return f"make the folder writable or set {CACHE_ENV} to one that is"
     return "check free disk space and permissions"

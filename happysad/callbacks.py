@@ -189,7 +189,8 @@ class SafeInterrupt(keras.callbacks.Callback):
 
     Inside its ``with`` block the signals are only noted (see ``signals.InterruptRequest``);
     this callback raises the KeyboardInterrupt at the next step boundary, from its own code,
-    so it never surfaces inside TensorFlow's. A model that runs several steps per call
+    so it never surfaces inside TensorFlow's. A block entered before ``fit`` (while the
+    model is set up) calls ``raise_if_requested`` just before it. A model that runs several steps per call
     (``steps_per_execution``) reaches a boundary when the call returns. A signal during an
     epoch's last call, or its validation, lets that epoch finish (its history row and
     backup are written) and stops before the next one begins: the epoch just trained is
@@ -213,7 +214,9 @@ class SafeInterrupt(keras.callbacks.Callback):
                                          on_second=exit_now if exit_on_second else None)
 
     def _when(self) -> str:
-        steps = (self.params or {}).get("steps")
+        if self.params is None:  # not in fit yet: the model is being set up
+            return "before training begins"
+        steps = self.params.get("steps")
         per_call = getattr(self.model, "steps_per_execution", 1) or 1
         if steps and per_call >= steps:
             return "when this epoch ends (its steps run in one call)"
@@ -230,6 +233,10 @@ class SafeInterrupt(keras.callbacks.Callback):
     def signal_name(self) -> str | None:
         """The signal that asked training to stop, or None."""
         return self._request.signal_name
+
+    def raise_if_requested(self) -> None:
+        """Raise KeyboardInterrupt if a signal arrived since the block began."""
+        self._request.raise_if_requested()
 
     def on_epoch_begin(self, epoch, logs=None):
         self._request.raise_if_requested()
@@ -488,6 +495,8 @@ class EpochBackup(keras.callbacks.Callback):
         if not _specs_fit(specs, variables):
             raise RunError(f"backup {manifest_path.parent} does not fit this model; start a new run")
         path = manifest_path.parent / manifest["file"]
+        if not path.is_file():  # a pipe or device would block or never end
+            raise RunError(f"backup {path} is missing or not a regular file; start a new run")
         try:
             data = path.read_bytes()
         except OSError as exc:

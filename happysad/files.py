@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import tempfile
@@ -23,8 +24,8 @@ def probe_writable(directory: Path, keep: bool = True) -> None:
         if folder.exists() or folder.is_symlink():
             break
         missing.append(folder)
-    directory.mkdir(parents=True, exist_ok=True)
     try:
+        directory.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(dir=directory, prefix=".write-test-")
         os.close(fd)
         os.unlink(probe)
@@ -33,8 +34,10 @@ def probe_writable(directory: Path, keep: bool = True) -> None:
             for folder in missing:
                 try:
                     folder.rmdir()
-                except OSError:  # something else appeared in it meanwhile: leave it
-                    break
+                except OSError as exc:
+                    if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
+                        break  # something else appeared in it meanwhile: leave it
+                    # else the mkdir failed before making this one: go on to its parent
 
 
 def _umask() -> int:

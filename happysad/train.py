@@ -6,6 +6,7 @@ from its last finished epoch, with history files that continue rather than resta
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
@@ -228,100 +229,108 @@ def _fit(config: TrainConfig, run: RunFolder, placement, train_set, val_set, inf
     from .dataset import evaluation_batches, training_batches
     from .model import summary_text
 
-    progress = config.progress != "none"
-    global_batch = config.batch_size * placement.replicas
-    num_classes = len(info["class_names"])
-    steps = config.steps_per_epoch or math.ceil(len(train_set) / global_batch)
-    model = build_model(config, num_classes, placement, steps)
-    run.summary_path.write_text(summary_text(model), encoding="utf-8")
-
-    early = None
-    if config.patience is not None:
-        early = ResumableEarlyStopping(
-            "val_loss", patience=config.patience, restore_best_weights=config.restore_best,
-            verbose=int(progress),
-        )
-
-    first_epoch, rows = 0, []
-    if resume is not None:
-        for stale in run.path.glob(".tmp-*"):  # a model save cut short by a kill
-            stale.unlink(missing_ok=True)
-        first_epoch = _resume_point(run, config)
-        if first_epoch:
-            EpochBackup.restore(model, EpochBackup.latest(run.backup_dir)[1], early)
-            rows = [r for r in _existing_rows(run) if r["epoch"] <= first_epoch]
-    # Saved only once every check has passed: a refused resume leaves the run as it was.
-    # A resumed run may have been given more epochs: its config.yaml says so from now on.
-    save_config(config, run.config_path)
-
-    mapping = ", ".join(f"{name} -> {i}" for i, name in enumerate(info["class_names"]))
-    if placement.is_chief:
-        echo(f"Run folder: {run.path}")
-    else:
-        echo(f"Worker {placement.worker_index} of {placement.workers}: the chief writes the run folder")
-    echo(f"Classes: {mapping}")
-    echo(f"Images: {info['train_images']} for training, {info['val_images']} for validation")
-    if resume is not None:
-        echo(f"Resuming after epoch {first_epoch}" if first_epoch else
-             "No backup was saved before the interruption: starting from epoch 1")
-
-    batches = training_batches(
-        train_set, global_batch, config.seed, first_epoch, config.epochs,
-        config.steps_per_epoch, augment=config.augment,
-    )
-    validation = evaluation_batches(val_set, global_batch) if val_set is not None else None
-    if placement.name == "multiworker":
-        _work_around_multiworker_build(model, batches.dataset)
-
-    timer = EpochTimer()
-    non_finite = StopOnNonFinite()
-    stops: list[ThresholdStop] = []
-    if config.threshold is not None:
-        stops.append(ThresholdStop(config.monitor, config.threshold, ">", verbose=False))
-    if config.stop_when:
-        metric, op, value = parse_stop_when(config.stop_when)
-        stops.append(ThresholdStop(metric, value, op, verbose=False))
-    extra = list(callbacks or [])
     interrupt = SafeInterrupt(exit_on_second=exit_on_second_signal)
-    fit_callbacks = [interrupt, timer, non_finite, *stops]
-    if early is not None:
-        fit_callbacks.append(early)
-    # History before backup: a kill between the two leaves one history row too many,
-    # which resume drops, never one too few.
-    history_writer = HistoryWriter(run, rows, timer)
-    fit_callbacks.append(history_writer)
-    backup = EpochBackup(run.backup_dir, config.backup_interval, early_stopping=early)
-    fit_callbacks.append(backup)
-    if config.tensorboard:
-        fit_callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run.path / "tensorboard")))
-    fit_callbacks.extend(extra)
+    # From here to the end Ctrl-C and SIGTERM never raise inside TensorFlow: `interrupt`
+    # notes them until fit ends (fit acts on them between steps; while the model is set
+    # up, training stops before it begins), then they are ignored: the run folder is
+    # completed, or made resumable, in about a second whatever arrives.
+    with signals_held(), contextlib.ExitStack() as noting:
+        noting.enter_context(interrupt)
+        progress = config.progress != "none"
+        global_batch = config.batch_size * placement.replicas
+        num_classes = len(info["class_names"])
+        steps = config.steps_per_epoch or math.ceil(len(train_set) / global_batch)
+        model = build_model(config, num_classes, placement, steps)
+        run.summary_path.write_text(summary_text(model), encoding="utf-8")
 
-    status = FINISHED
-    reason = f"reached the maximum of {config.epochs} epoch{'s' * (config.epochs != 1)}"
-    # From here to the end a signal is noted by `interrupt` (during fit) or ignored: the
-    # run folder is then completed, or made resumable, in about a second whatever arrives.
-    with signals_held():
+        early = None
+        if config.patience is not None:
+            early = ResumableEarlyStopping(
+                "val_loss", patience=config.patience, restore_best_weights=config.restore_best,
+                verbose=int(progress),
+            )
+
+        first_epoch, rows = 0, []
+        if resume is not None:
+            for stale in run.path.glob(".tmp-*"):  # a model save cut short by a kill
+                stale.unlink(missing_ok=True)
+            first_epoch = _resume_point(run, config)
+            if first_epoch:
+                EpochBackup.restore(model, EpochBackup.latest(run.backup_dir)[1], early)
+                rows = [r for r in _existing_rows(run) if r["epoch"] <= first_epoch]
+        # Saved only once every check has passed: a refused resume leaves the run as it was.
+        # A resumed run may have been given more epochs: its config.yaml says so from now on.
+        save_config(config, run.config_path)
+
+        mapping = ", ".join(f"{name} -> {i}" for i, name in enumerate(info["class_names"]))
+        if placement.is_chief:
+            echo(f"Run folder: {run.path}")
+        else:
+            echo(f"Worker {placement.worker_index} of {placement.workers}: the chief writes the run folder")
+        echo(f"Classes: {mapping}")
+        echo(f"Images: {info['train_images']} for training, {info['val_images']} for validation")
+        if resume is not None:
+            echo(f"Resuming after epoch {first_epoch}" if first_epoch else
+                 "No backup was saved before the interruption: starting from epoch 1")
+
+        batches = training_batches(
+            train_set, global_batch, config.seed, first_epoch, config.epochs,
+            config.steps_per_epoch, augment=config.augment,
+        )
+        validation = evaluation_batches(val_set, global_batch) if val_set is not None else None
+        if placement.name == "multiworker":
+            _work_around_multiworker_build(model, batches.dataset)
+
+        timer = EpochTimer()
+        non_finite = StopOnNonFinite()
+        stops: list[ThresholdStop] = []
+        if config.threshold is not None:
+            stops.append(ThresholdStop(config.monitor, config.threshold, ">", verbose=False))
+        if config.stop_when:
+            metric, op, value = parse_stop_when(config.stop_when)
+            stops.append(ThresholdStop(metric, value, op, verbose=False))
+        extra = list(callbacks or [])
+        fit_callbacks = [interrupt, timer, non_finite, *stops]
+        if early is not None:
+            fit_callbacks.append(early)
+        # History before backup: a kill between the two leaves one history row too many,
+        # which resume drops, never one too few.
+        history_writer = HistoryWriter(run, rows, timer)
+        fit_callbacks.append(history_writer)
+        backup = EpochBackup(run.backup_dir, config.backup_interval, early_stopping=early)
+        fit_callbacks.append(backup)
+        if config.tensorboard:
+            fit_callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run.path / "tensorboard")))
+        fit_callbacks.extend(extra)
+
+        status = FINISHED
+        reason = f"reached the maximum of {config.epochs} epoch{'s' * (config.epochs != 1)}"
+        interrupt.raise_if_requested()  # a signal while setting up: stop before any epoch
         try:
-            with interrupt:  # Ctrl-C and SIGTERM act between steps, never inside TensorFlow
-                if first_epoch >= config.epochs:
-                    # Interrupted after its last epoch, before its model was saved: finish it.
-                    echo("All epochs were trained before the interruption: saving the model")
-                else:
-                    model.fit(
-                        batches.dataset,
-                        epochs=config.epochs,
-                        initial_epoch=first_epoch,
-                        steps_per_epoch=batches.steps_per_epoch,
-                        validation_data=validation,
-                        shuffle=False,  # the stream is already shuffled, per epoch, by seed
-                        callbacks=fit_callbacks,
-                        verbose=_verbosity(config),
-                    )
+            if first_epoch >= config.epochs:
+                # Interrupted after its last epoch, before its model was saved: finish it.
+                echo("All epochs were trained before the interruption: saving the model")
+                if early is not None:  # what fit's end would do: put the best epoch back
+                    early.set_model(model)
+                    early.on_train_begin()  # takes the backup's state
+                    early.on_train_end()
+            else:
+                model.fit(
+                    batches.dataset,
+                    epochs=config.epochs,
+                    initial_epoch=first_epoch,
+                    steps_per_epoch=batches.steps_per_epoch,
+                    validation_data=validation,
+                    shuffle=False,  # the stream is already shuffled, per epoch, by seed
+                    callbacks=fit_callbacks,
+                    verbose=_verbosity(config),
+                )
         except KeyboardInterrupt:
             by = {"SIGINT": "Ctrl-C", None: "Ctrl-C or SIGTERM"}.get(interrupt.signal_name,
                                                                       interrupt.signal_name)
             status, reason = INTERRUPTED, f"interrupted ({by})"
         finally:
+            noting.close()  # signals are ignored from here on
             backup.wait()  # the last finished epoch's backup, on disk before we report it
         history_rows = history_writer.rows
         epochs_run = history_rows[-1]["epoch"] if history_rows else first_epoch

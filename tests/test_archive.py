@@ -100,6 +100,14 @@ def test_a_name_too_long_for_the_file_system_says_so(tmp_path):
     assert only_entry(tmp_path) == []
 
 
+def test_a_file_and_a_folder_of_the_same_name_says_so(tmp_path):
+    path = write_zip(tmp_path / "d.zip", {"happy/x": b"file", "happy/x/a.png": b"x"})
+    with pytest.raises(DataError, match="holds a file and a folder of the same name") as caught:
+        safe_extract(path, tmp_path / "out")
+    assert "disk space" not in str(caught.value)
+    assert only_entry(tmp_path) == []
+
+
 @pytest.mark.parametrize(
     "name",
     ["../x", "happy/../../x", "/etc/x", "C:/x", "C:\\x", "..\\x", "happy\\..\\..\\x"],

@@ -197,6 +197,20 @@ def test_damaged_backups_are_clear_errors(tmp_path):
         EpochBackup.latest(tmp_path / "b")
 
 
+@pytest.mark.parametrize("kind", ["fifo", "folder", "missing"])
+def test_a_state_file_that_is_not_a_regular_file_is_refused_not_read(tmp_path, kind):
+    """A pipe named as the state file would block the resume for ever."""
+    import os
+
+    from happysad.errors import RunError
+
+    manifest_path, manifest, state = _one_epoch_backup(tmp_path / "b")
+    state.unlink()
+    {"fifo": os.mkfifo, "folder": os.mkdir, "missing": lambda p: None}[kind](state)
+    with pytest.raises(RunError, match="missing or not a regular file; start a new run"):
+        EpochBackup.restore(_model(), manifest_path)
+
+
 def test_flipped_bytes_or_another_dtype_in_a_backup_are_refused(tmp_path):
     from happysad.errors import RunError
 

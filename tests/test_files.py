@@ -25,3 +25,10 @@ def test_probe_failure_raises_and_removes_what_it_made(tmp_path):
     with pytest.raises(OSError):
         probe_writable(blocker / "a", keep=False)
     assert blocker.read_text() == "x"
+
+
+def test_a_folder_that_cannot_be_made_leaves_none_of_its_parents(tmp_path):
+    too_long = tmp_path / "a" / "b" / ("x" * 300)  # a and b can be made; the last cannot
+    with pytest.raises(OSError):
+        probe_writable(too_long, keep=False)
+    assert list(tmp_path.iterdir()) == []

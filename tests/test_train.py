@@ -125,6 +125,31 @@ def test_a_new_run_stopped_before_its_first_epoch_leaves_no_folder(tmp_path, ima
     assert not (tmp_path / "runs" / "early").exists()
 
 
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_a_signal_while_the_model_is_set_up_stops_before_training(tmp_path, image_folder,
+                                                                  monkeypatch, capfd, sig):
+    """Noted, not raised inside TensorFlow (where it can be lost); acted on before fit."""
+    import os
+    import signal
+
+    from happysad import train as train_module
+
+    built = []
+
+    def build_then_signal(*args, **kwargs):
+        os.kill(os.getpid(), getattr(signal, sig))  # lands while Keras builds the model
+        built.append(real_build(*args, **kwargs))
+        return built[-1]
+
+    real_build = train_module.build_model
+    monkeypatch.setattr(train_module, "build_model", build_then_signal)
+    with pytest.raises(KeyboardInterrupt):
+        train(_config(tmp_path, image_folder, name="setup"), echo=lambda s: None)
+    assert built, "the model was built to the end: the signal was only noted there"
+    assert f"{sig}: stopping before training begins" in capfd.readouterr().err
+    assert not (tmp_path / "runs" / "setup").exists()
+
+
 def test_steps_per_call_divides_the_epoch_and_is_capped():
     from happysad.train import MAX_STEPS_PER_CALL, steps_per_call
 
@@ -480,6 +505,25 @@ def test_a_resumed_run_stops_early_where_a_whole_one_does(tmp_path):
 
     assert resumed.epochs_run == whole.epochs_run and resumed.stop_reason == whole.stop_reason
     assert resumed.run.metrics()["model_epoch"] == best
+    a, b = keras.models.load_model(whole.run.model_path), keras.models.load_model(resumed.run.model_path)
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_allclose(wb, wa, rtol=1e-6, atol=1e-7)
+
+
+def test_a_run_cut_after_its_last_epoch_keeps_its_best_epoch_on_resume(tmp_path):
+    """Resume with nothing left to train must still put the best epoch back, as fit's end would."""
+    data = _noise_folder(tmp_path / "noise")
+    common = dict(epochs=8, patience=8, restore_best=True, learning_rate=0.003,
+                  val_split=0.5, dense_units=32, deterministic=True)
+    whole = train(_config(tmp_path, data, name="whole", **common), echo=lambda s: None)
+    best = whole.run.metrics()["model_epoch"]
+    assert best != whole.epochs_run, "this test needs a run whose last epoch is not its best"
+
+    cut = train(_config(tmp_path, data, name="cut", **common), echo=lambda s: None,
+                callbacks=[_InterruptAtTheEnd()])
+    assert cut.status == INTERRUPTED and not cut.run.model_path.exists()
+    resumed = train(resume_config(cut.run.path), resume=cut.run.path, echo=lambda s: None)
+    assert resumed.status == FINISHED and resumed.run.metrics()["model_epoch"] == best
     a, b = keras.models.load_model(whole.run.model_path), keras.models.load_model(resumed.run.model_path)
     for wa, wb in zip(a.get_weights(), b.get_weights()):
         np.testing.assert_allclose(wb, wa, rtol=1e-6, atol=1e-7)
