@@ -487,10 +487,21 @@ def _noise_folder(root):
     return root
 
 
+def _noisy_early_stopping(**extra):
+    """Settings under which val_loss wanders on _noise_folder, so the best epoch is not the last."""
+    return dict(restore_best=True, learning_rate=0.003, val_split=0.5, dense_units=32,
+                deterministic=True, **extra)
+
+
+def _assert_same_weights(model_a, model_b):
+    a, b = keras.models.load_model(model_a), keras.models.load_model(model_b)
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_allclose(wb, wa, rtol=1e-6, atol=1e-7)
+
+
 def test_a_resumed_run_stops_early_where_a_whole_one_does(tmp_path):
     data = _noise_folder(tmp_path / "noise")
-    common = dict(epochs=12, patience=2, restore_best=True, learning_rate=0.003,
-                  val_split=0.5, dense_units=32, deterministic=True)
+    common = _noisy_early_stopping(epochs=12, patience=2)
     whole = train(_config(tmp_path, data, name="whole", **common), echo=lambda s: None)
     best = whole.run.metrics()["model_epoch"]
     assert whole.stop_reason.startswith("early stopping") and best + 1 < whole.epochs_run, (
@@ -505,16 +516,13 @@ def test_a_resumed_run_stops_early_where_a_whole_one_does(tmp_path):
 
     assert resumed.epochs_run == whole.epochs_run and resumed.stop_reason == whole.stop_reason
     assert resumed.run.metrics()["model_epoch"] == best
-    a, b = keras.models.load_model(whole.run.model_path), keras.models.load_model(resumed.run.model_path)
-    for wa, wb in zip(a.get_weights(), b.get_weights()):
-        np.testing.assert_allclose(wb, wa, rtol=1e-6, atol=1e-7)
+    _assert_same_weights(whole.run.model_path, resumed.run.model_path)
 
 
 def test_a_run_cut_after_its_last_epoch_keeps_its_best_epoch_on_resume(tmp_path):
     """Resume with nothing left to train must still put the best epoch back, as fit's end would."""
     data = _noise_folder(tmp_path / "noise")
-    common = dict(epochs=8, patience=8, restore_best=True, learning_rate=0.003,
-                  val_split=0.5, dense_units=32, deterministic=True)
+    common = _noisy_early_stopping(epochs=8, patience=8)
     whole = train(_config(tmp_path, data, name="whole", **common), echo=lambda s: None)
     best = whole.run.metrics()["model_epoch"]
     assert best != whole.epochs_run, "this test needs a run whose last epoch is not its best"
@@ -524,9 +532,7 @@ def test_a_run_cut_after_its_last_epoch_keeps_its_best_epoch_on_resume(tmp_path)
     assert cut.status == INTERRUPTED and not cut.run.model_path.exists()
     resumed = train(resume_config(cut.run.path), resume=cut.run.path, echo=lambda s: None)
     assert resumed.status == FINISHED and resumed.run.metrics()["model_epoch"] == best
-    a, b = keras.models.load_model(whole.run.model_path), keras.models.load_model(resumed.run.model_path)
-    for wa, wb in zip(a.get_weights(), b.get_weights()):
-        np.testing.assert_allclose(wb, wa, rtol=1e-6, atol=1e-7)
+    _assert_same_weights(whole.run.model_path, resumed.run.model_path)
 
 
 def test_a_network_too_big_for_memory_is_refused_before_anything_runs(tmp_path, image_folder,
