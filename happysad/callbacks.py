@@ -15,6 +15,7 @@ Keras is imported when this module is, so only training code imports it.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import operator
@@ -201,6 +202,7 @@ class SafeInterrupt(keras.callbacks.Callback):
         exit_on_second: on a second signal end the process at once (exit 130, as a SIGKILL
             would end it: resumable from the last backup on disk) rather than raise
             KeyboardInterrupt wherever the program is. For a command line, not a notebook.
+        run_path: the run folder its message tells the user to resume.
 
     Example:
         >>> interrupt = SafeInterrupt()
@@ -208,10 +210,10 @@ class SafeInterrupt(keras.callbacks.Callback):
         ...     model.fit(ds, epochs=15, callbacks=[interrupt, backup])
     """
 
-    def __init__(self, exit_on_second: bool = False):
+    def __init__(self, exit_on_second: bool = False, run_path: str | os.PathLike | None = None):
         super().__init__()
-        self._request = InterruptRequest(when=self._when,
-                                         on_second=exit_now if exit_on_second else None)
+        on_second = functools.partial(exit_now, run_path=run_path) if exit_on_second else None
+        self._request = InterruptRequest(when=self._when, on_second=on_second)
 
     def _when(self) -> str:
         if self.params is None:  # not in fit yet: the model is being set up
@@ -558,6 +560,9 @@ def _read_manifest(backup_dir: Path, strict: bool) -> dict | None:
     (resuming), else counts as none (the writer then starts over with state-0)."""
     path = backup_dir / _MANIFEST
     if not path.is_file():
+        if strict and (path.exists() or path.is_symlink()):  # a folder, pipe or broken link
+            raise RunError(f"the backup manifest {path} is not a regular file; the run cannot "
+                           "be resumed: start a new run")
         return None
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))

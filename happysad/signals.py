@@ -40,7 +40,7 @@ def handled(handler, signals=INTERRUPT_SIGNALS):
             signal.signal(sig, old)
 
 
-def exit_now(signal_name: str) -> None:
+def exit_now(signal_name: str, run_path=None) -> None:
     """End the process at once with exit code 130, as a second Ctrl-C asks.
 
     No Python code runs after it: a KeyboardInterrupt raised inside TensorFlow can leave
@@ -49,8 +49,8 @@ def exit_now(signal_name: str) -> None:
     backup on disk).
     """
     try:
-        os.write(2, f"{signal_name} again: stopped at once; `happysad train --resume RUN` "
-                    "continues from the last backup on disk\n".encode())
+        os.write(2, f"{signal_name} again: stopped at once; `happysad train --resume "
+                    f"{run_path or 'RUN'}` continues from the last backup on disk\n".encode())
     finally:
         os._exit(130)
 

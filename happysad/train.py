@@ -177,6 +177,8 @@ def _train(config: TrainConfig, resume, echo: Echo, callbacks: list | None,
         if importlib.util.find_spec("tensorboard") is None:
             raise ConfigError("tensorboard: true needs the tensorboard package: pip install tensorboard")
     train_set, val_set, info = _load(config, echo, progress)
+    if resume is not None:
+        _check_same_data(RunFolder(resume), info)
     check_stop_metrics(config, val_set is not None)
 
     keras = load_keras()
@@ -229,7 +231,8 @@ def _fit(config: TrainConfig, run: RunFolder, placement, train_set, val_set, inf
     from .dataset import evaluation_batches, training_batches
     from .model import summary_text
 
-    interrupt = SafeInterrupt(exit_on_second=exit_on_second_signal)
+    interrupt = SafeInterrupt(exit_on_second=exit_on_second_signal,
+                              run_path=run.path if placement.is_chief else None)
     # From here to the end Ctrl-C and SIGTERM never raise inside TensorFlow: `interrupt`
     # notes them until fit ends (fit acts on them between steps; while the model is set
     # up, training stops before it begins), then they are ignored: the run folder is
@@ -257,7 +260,7 @@ def _fit(config: TrainConfig, run: RunFolder, placement, train_set, val_set, inf
             first_epoch = _resume_point(run, config)
             if first_epoch:
                 EpochBackup.restore(model, EpochBackup.latest(run.backup_dir)[1], early)
-                rows = [r for r in _existing_rows(run) if r["epoch"] <= first_epoch]
+                rows = _history_up_to(run, first_epoch)
         # Saved only once every check has passed: a refused resume leaves the run as it was.
         # A resumed run may have been given more epochs: its config.yaml says so from now on.
         save_config(config, run.config_path)
@@ -513,14 +516,48 @@ def _resume_point(run: RunFolder, config: TrainConfig) -> int:
     if first_epoch > config.epochs:
         raise RunError(f"run {run.path} already trained {first_epoch} epochs, more than "
                        f"{config.epochs}; resume with --epochs N, N of {first_epoch} or more")
+    if first_epoch:
+        _history_up_to(run, first_epoch)  # the history the resumed run continues must be whole
     return first_epoch
 
 
-def _existing_rows(run: RunFolder) -> list[dict]:
+def _check_same_data(run: RunFolder, info: dict) -> None:
+    """DataError if the data differs from what the run trained on so far.
+
+    Compared with the SHA-256 its ``metrics.json`` recorded when it was interrupted (a run
+    killed outright has none: then nothing can be compared).
+    """
+    recorded = run.metrics().get("data_sha256") if run.metrics_path.is_file() else None
+    if recorded is not None and recorded != info["data_sha256"]:
+        raise DataError(
+            f"the data at {info['data']} changed since run {run.path} began training; its "
+            "remaining epochs would train on other images (and another split): put the data "
+            "back as it was, or start a new run"
+        )
+
+
+def _history_up_to(run: RunFolder, epoch: int) -> list[dict]:
+    """The history rows of epochs 1 to ``epoch``; RunError unless the history holds them all.
+
+    History is written before each backup, so it always reaches the backup's epoch (rows
+    after it, from a kill between two backups, are dropped: those epochs are trained again).
+    Fewer rows mean a damaged run folder, whose resumed history would have a gap.
+    """
+    for path in (run.history_json, run.history_csv):
+        if (path.exists() or path.is_symlink()) and not path.is_file():
+            raise RunError(f"{path} is not a regular file; the run folder is damaged, so it "
+                           "cannot be resumed")
     try:
-        return run.history_rows()
-    except RunError:
-        return []
+        rows = run.history_rows()
+    except RunError as exc:
+        raise RunError(f"cannot resume {run.path}: {exc}") from None
+    kept = [r for r in rows if r["epoch"] <= epoch]
+    if [r["epoch"] for r in kept] != list(range(1, epoch + 1)):
+        raise RunError(
+            f"cannot resume {run.path}: its backup holds epoch {epoch} but its history has "
+            f"{len(kept)} of epochs 1 to {epoch}; the run folder is damaged"
+        )
+    return kept
 
 
 def _remove_tree(path: Path) -> None:

@@ -211,6 +211,21 @@ def test_a_state_file_that_is_not_a_regular_file_is_refused_not_read(tmp_path, k
         EpochBackup.restore(_model(), manifest_path)
 
 
+@pytest.mark.parametrize("kind", ["fifo", "folder", "broken link"])
+def test_a_manifest_that_is_not_a_regular_file_is_damaged_not_absent(tmp_path, kind):
+    """Before: taken as 'no backup', so resume said the backup was gone."""
+    import os
+
+    from happysad.errors import RunError
+
+    manifest_path, _, _ = _one_epoch_backup(tmp_path / "b")
+    manifest_path.unlink()
+    {"fifo": os.mkfifo, "folder": os.mkdir,
+     "broken link": lambda p: p.symlink_to(tmp_path / "nowhere")}[kind](manifest_path)
+    with pytest.raises(RunError, match="latest.json is not a regular file"):
+        EpochBackup.latest(tmp_path / "b")
+
+
 def test_flipped_bytes_or_another_dtype_in_a_backup_are_refused(tmp_path):
     from happysad.errors import RunError
 

@@ -255,3 +255,22 @@ def test_a_full_output_device_is_one_line_not_a_traceback(args, tmp_path):
     assert [line for line in done.stderr.splitlines() if line.strip()] == [
         line for line in done.stderr.splitlines() if line.startswith("error:")]
     assert "No space left on device" in done.stderr
+
+
+def test_sigterm_acts_as_ctrl_c_while_a_resume_is_checked(monkeypatch, tmp_path):
+    """Checking a resumed run loads Keras (seconds): SIGTERM there must end as Ctrl-C does
+    (exit 130, one line), not kill the process (before: exit -15, no word)."""
+    import signal
+
+    import happysad.train
+
+    seen = []
+
+    def check(*args, **kwargs):
+        seen.append(signal.getsignal(signal.SIGTERM))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(happysad.train, "resume_config", check)
+    result = CliRunner().invoke(main, ["train", "--resume", str(tmp_path)])
+    assert seen and seen[0] not in (signal.SIG_DFL, signal.SIG_IGN, None)
+    assert result.exit_code == 130 and result.stderr.startswith("error: interrupted")

@@ -215,6 +215,52 @@ def test_interrupted_run_resumes_to_the_same_history(tmp_path, image_folder, aug
         resume_config(cut.run.path)
 
 
+def _cut_after_epoch_3(tmp_path, data, name="cut"):
+    cut = train(_config(tmp_path, data, name=name, epochs=5, val_split=0.25),
+                echo=lambda s: None, callbacks=[_InterruptAt(4)])
+    assert cut.status == INTERRUPTED and cut.epochs_run == 3
+    return cut.run
+
+
+def _manifest_epoch(run, epoch):
+    manifest = run.backup_dir / "latest.json"
+    manifest.write_text(json.dumps(dict(json.loads(manifest.read_text()), epoch=epoch)))
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda run: run.history_json.write_text("{oops"), "cannot read .*history.json.* damaged"),
+    (lambda run: run.history_json.write_text(json.dumps(json.loads(run.history_json.read_text())[:2])),
+     "backup holds epoch 3 but its history has 2 of epochs 1 to 3"),
+    (lambda run: [run.history_json.unlink(), run.history_csv.unlink()], "has no history yet"),
+    (lambda run: _manifest_epoch(run, 4), "backup holds epoch 4 but its history has 3 of epochs 1 to 4"),
+    (lambda run: [run.history_json.unlink(), run.history_json.mkdir()], "history.json is not a regular file"),
+], ids=["damaged", "short", "both-gone", "backup-ahead", "a-folder"])
+def test_a_resume_whose_history_does_not_reach_its_backup_is_refused(tmp_path, image_folder,
+                                                                    damage, message):
+    """Before: resumed with exit 0 and a history with a gap (or epochs 1-3 lost)."""
+    run = _cut_after_epoch_3(tmp_path, image_folder)
+    damage(run)
+    before = {p.name: p.read_bytes() for p in run.path.iterdir() if p.is_file()}
+    for attempt in (lambda: resume_config(run.path),
+                    lambda: train(build_config(TrainConfig, run.config_dict()), resume=run.path,
+                                  echo=lambda s: None)):
+        with pytest.raises(RunError, match=message):
+            attempt()
+    assert {p.name: p.read_bytes() for p in run.path.iterdir() if p.is_file()} == before
+
+
+def test_a_resume_on_changed_data_is_refused(tmp_path, image_folder):
+    import shutil
+
+    data = tmp_path / "copy"
+    shutil.copytree(image_folder, data)
+    run = _cut_after_epoch_3(tmp_path, data)
+    next(data.glob("sad/*")).unlink()
+    with pytest.raises(DataError, match="changed since run .* began training"):
+        train(resume_config(run.path), resume=run.path, echo=lambda s: None)
+    assert run.history()["epoch"] == [1, 2, 3]
+
+
 def test_interrupt_between_history_and_backup_keeps_that_epoch(tmp_path, image_folder, monkeypatch):
     """Ctrl-C inside the epoch-end callbacks, after epoch 2's history row, before its backup."""
     from happysad.callbacks import EpochBackup
@@ -421,7 +467,10 @@ def test_a_second_signal_ends_training_at_once_and_the_run_resumes(tmp_path):
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, (out, err)
     assert "Traceback" not in err
-    assert "SIGINT again: stopped at once" in err or "Continue with" in err  # second or first
+    # The second signal's message (two pending signals are taken in signal-number order,
+    # so either can be second), or the first's if both landed in one call into TensorFlow
+    assert (f" again: stopped at once; `happysad train --resume {run_dir}`" in err
+            or f"Continue with: happysad train --resume {run_dir}" in err), err
     resumed = train(resume_config(run_dir), resume=run_dir, echo=lambda s: None)
     assert resumed.status == FINISHED
     assert resumed.run.history()["epoch"] == list(range(1, 401))

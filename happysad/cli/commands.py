@@ -104,18 +104,21 @@ def train(config_file, sets, resume, quiet, **options):
     metrics. Stops early once training accuracy passes the threshold (0.999).
     """
     from ..config import TrainConfig, load_config
+    from ..signals import sigterm_as_ctrl_c
     from ..train import INTERRUPTED, resume_config, train as run_training
 
     if quiet:
         options["progress"] = "none"
-    if resume is not None:
-        changed = {k: v for k, v in options.items() if v is not None}
-        if config_file or sets:
-            raise click.UsageError("--resume takes its config from the run; drop --config/--set")
-        config = resume_config(resume, changed)
-    else:
-        config = load_config(TrainConfig, config_file, options, sets)
-    result = run_training(config, resume=resume, echo=click.echo, exit_on_second_signal=True)
+    # From the start, not only in training: checking a resumed run's backup loads Keras.
+    with sigterm_as_ctrl_c():
+        if resume is not None:
+            changed = {k: v for k, v in options.items() if v is not None}
+            if config_file or sets:
+                raise click.UsageError("--resume takes its config from the run; drop --config/--set")
+            config = resume_config(resume, changed)
+        else:
+            config = load_config(TrainConfig, config_file, options, sets)
+        result = run_training(config, resume=resume, echo=click.echo, exit_on_second_signal=True)
     final = ", ".join(f"{k} {v:.4f}" for k, v in result.final.items() if isinstance(v, float))
     if result.status == INTERRUPTED:
         saved = result.metrics.get("resumable_after_epoch") or 0
