@@ -60,7 +60,14 @@ def locate_data(data: str | None, url: str, sha256: str, *, progress: bool = Tru
 
 
 def fingerprint(path: Path) -> str:
-    """SHA-256 of a zip, or of a folder's relative file names and contents (sorted)."""
+    """SHA-256 of a zip, or of a folder's image files: relative names and contents (sorted).
+
+    Only what the loader reads counts: junk it ignores (``.DS_Store``, which a file browser
+    drops just by opening a folder, ``Thumbs.db``, hidden files) and non-image files do not.
+    """
+    from .archive import is_ignored
+    from .images import is_image_file
+
     path = Path(path)
     digest = hashlib.sha256()
     if path.is_file():
@@ -68,7 +75,9 @@ def fingerprint(path: Path) -> str:
             for chunk in iter(lambda: f.read(1 << 20), b""):
                 digest.update(chunk)
         return digest.hexdigest()
-    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+    images = (p for p in path.rglob("*") if p.is_file() and is_image_file(p)
+              and not any(is_ignored(part) for part in p.relative_to(path).parts))
+    for file in sorted(images):
         digest.update(os.fsencode(file.relative_to(path).as_posix()) + b"\0")
         digest.update(file.read_bytes())
     return digest.hexdigest()

@@ -471,6 +471,13 @@ def _work_around_multiworker_build(model, dataset) -> None:
     tf_trainer.reduce_per_replica = reduce_per_replica
 
 
+def _same_setting(key: str, value, saved) -> bool:
+    """Whether ``value`` given on resume is the setting the run saved."""
+    if key in ("data", "val_data") and isinstance(value, str) and isinstance(saved, str):
+        return _absolute(value) == _absolute(saved)
+    return type(value) is type(saved) and value == saved
+
+
 def _absolute(data: str | None) -> str | None:
     """A data path made absolute; None (download) and 'synth' stay as they are."""
     from .data import SYNTH
@@ -591,8 +598,8 @@ def resume_config(run_path: str | os.PathLike, overrides: dict[str, Any] | None 
     values = run.config_dict()
     allowed = {"epochs", "progress"}
     for key, value in (overrides or {}).items():
-        if value is None:
-            continue
+        if value is None or _same_setting(key, value, values.get(key)):
+            continue  # repeating a saved value changes nothing
         if key not in allowed:
             raise ConfigError(
                 f"cannot change {key!r} when resuming (only {', '.join(sorted(allowed))}); "

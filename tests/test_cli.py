@@ -274,3 +274,20 @@ def test_sigterm_acts_as_ctrl_c_while_a_resume_is_checked(monkeypatch, tmp_path)
     result = CliRunner().invoke(main, ["train", "--resume", str(tmp_path)])
     assert seen and seen[0] not in (signal.SIG_DFL, signal.SIG_IGN, None)
     assert result.exit_code == 130 and result.stderr.startswith("error: interrupted")
+
+
+def test_resume_ignores_the_data_environment_variable(monkeypatch, tmp_path):
+    """HAPPYSAD_DATA is a default for new runs: it must not count as a change on resume
+    (before: 'cannot change data when resuming', even for the printed resume command)."""
+    import happysad.train
+
+    asked = []
+
+    def check(run, changed):
+        asked.append(changed)
+        raise KeyboardInterrupt  # enough: what the command asked for is recorded
+
+    monkeypatch.setattr(happysad.train, "resume_config", check)
+    monkeypatch.setenv("HAPPYSAD_DATA", str(tmp_path / "faces"))
+    CliRunner().invoke(main, ["train", "--resume", str(tmp_path), "--epochs", "9"])
+    assert asked == [{"epochs": 9}]

@@ -358,7 +358,7 @@ def test_resume_with_more_epochs_records_them_in_the_config(tmp_path, image_fold
     assert saved.epochs == 5 == resumed.run.metrics()["max_epochs"]
 
 
-def test_resume_refuses_changes_and_missing_runs(tmp_path):
+def test_resume_refuses_changes_and_missing_runs(tmp_path, monkeypatch):
     with pytest.raises(RunError, match="not found"):
         resume_config(tmp_path / "nope")
     (tmp_path / "r").mkdir()
@@ -366,6 +366,13 @@ def test_resume_refuses_changes_and_missing_runs(tmp_path):
     with pytest.raises(ConfigError, match="cannot change 'learning_rate' when resuming"):
         resume_config(tmp_path / "r", {"learning_rate": 0.1})
     assert resume_config(tmp_path / "r", {"epochs": 5}).epochs == 5
+    # Repeating a saved value changes nothing, so it is no change (relative paths included).
+    (tmp_path / "r" / "config.yaml").write_text(f"epochs: 3\nlearning_rate: 0.01\ndata: {tmp_path}/d\n")
+    monkeypatch.chdir(tmp_path)
+    same = resume_config(tmp_path / "r", {"learning_rate": 0.01, "data": "d"})
+    assert same.learning_rate == 0.01 and same.data == f"{tmp_path}/d"
+    with pytest.raises(ConfigError, match="cannot change 'data' when resuming"):
+        resume_config(tmp_path / "r", {"data": "other"})
 
 
 def test_multiclass_uses_softmax(tmp_path):

@@ -112,7 +112,11 @@ def train(config_file, sets, resume, quiet, **options):
     # From the start, not only in training: checking a resumed run's backup loads Keras.
     with sigterm_as_ctrl_c():
         if resume is not None:
-            changed = {k: v for k, v in options.items() if v is not None}
+            # What the command line asks for; a value from the environment (HAPPYSAD_DATA)
+            # is a default for new runs, and the run has its own.
+            ctx = click.get_current_context()
+            changed = {k: v for k, v in options.items() if v is not None
+                       and ctx.get_parameter_source(k) != click.core.ParameterSource.ENVIRONMENT}
             if config_file or sets:
                 raise click.UsageError("--resume takes its config from the run; drop --config/--set")
             config = resume_config(resume, changed)
