@@ -191,12 +191,12 @@ class SafeInterrupt(keras.callbacks.Callback):
     Inside its ``with`` block the signals are only noted (see ``signals.InterruptRequest``);
     this callback raises the KeyboardInterrupt at the next step boundary, from its own code,
     so it never surfaces inside TensorFlow's. A block entered before ``fit`` (while the
-    model is set up) calls ``raise_if_requested`` just before it. A model that runs several steps per call
-    (``steps_per_execution``) reaches a boundary when the call returns. A signal during an
-    epoch's last call, or its validation, lets that epoch finish (its history row and
-    backup are written) and stops before the next one begins: the epoch just trained is
-    kept (and if it was the last, training ends as it would have). A second signal stops
-    as soon as Python runs again.
+    model is set up) calls ``raise_if_requested`` just before it. A model that runs several
+    steps per call (``steps_per_execution``) reaches a boundary when the call returns. A
+    signal during an epoch's last call, or its validation, lets that epoch finish (its
+    history row and backup are written) and stops before the next one begins: the epoch
+    just trained is kept (and if it was the last, training ends as it would have). A
+    second signal stops as soon as Python runs again.
 
     Args:
         exit_on_second: on a second signal end the process at once (exit 130, as a SIGKILL

@@ -65,8 +65,7 @@ def fingerprint(path: Path) -> str:
     Only what the loader reads counts: junk it ignores (``.DS_Store``, which a file browser
     drops just by opening a folder, ``Thumbs.db``, hidden files) and non-image files do not.
     """
-    from .archive import is_ignored
-    from .images import is_image_file
+    from .images import ignored_under, is_image_file
 
     path = Path(path)
     digest = hashlib.sha256()
@@ -75,8 +74,8 @@ def fingerprint(path: Path) -> str:
             for chunk in iter(lambda: f.read(1 << 20), b""):
                 digest.update(chunk)
         return digest.hexdigest()
-    images = (p for p in path.rglob("*") if p.is_file() and is_image_file(p)
-              and not any(is_ignored(part) for part in p.relative_to(path).parts))
+    images = (p for p in path.rglob("*")
+              if p.is_file() and is_image_file(p) and not ignored_under(path, p))
     for file in sorted(images):
         digest.update(os.fsencode(file.relative_to(path).as_posix()) + b"\0")
         digest.update(file.read_bytes())

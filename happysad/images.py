@@ -61,6 +61,11 @@ def _is_ignored(name: str) -> bool:
     return is_ignored(name)
 
 
+def ignored_under(root: Path, path: Path) -> bool:
+    """Whether a junk or hidden name (``archive.is_ignored``) lies between root and path."""
+    return any(_is_ignored(part) for part in path.relative_to(root).parts)
+
+
 def to_array(image, size: int, color: ColorMode = "rgb") -> np.ndarray:
     """Convert a PIL image to a (size, size, channels) uint8 array.
 
@@ -137,8 +142,7 @@ def find_classes(root: Path) -> tuple[list[str], dict[str, list[Path]], int]:
     for class_dir in class_dirs:
         found = []
         for path in sorted(class_dir.rglob("*")):
-            rel = path.relative_to(class_dir)
-            if any(_is_ignored(part) for part in rel.parts) or path.is_dir():
+            if ignored_under(class_dir, path) or path.is_dir():
                 continue
             # Only regular files are read: a pipe would block, a broken link cannot open.
             if path.is_file() and is_image_file(path):

@@ -40,13 +40,13 @@ def handled(handler, signals=INTERRUPT_SIGNALS):
             signal.signal(sig, old)
 
 
-def exit_now(signal_name: str, run_path=None) -> None:
+def exit_now(signal_name: str, run_path: str | os.PathLike | None = None) -> None:
     """End the process at once with exit code 130, as a second Ctrl-C asks.
 
     No Python code runs after it: a KeyboardInterrupt raised inside TensorFlow can leave
     its state corrupt (one in a trial of double signals ended in an AttributeError from
     Keras), whereas an exit here is like a SIGKILL, which a run resumes from (its last
-    backup on disk).
+    backup on disk). ``run_path`` is the run the message tells the user to resume.
     """
     try:
         os.write(2, f"{signal_name} again: stopped at once; `happysad train --resume "

@@ -257,10 +257,9 @@ def _fit(config: TrainConfig, run: RunFolder, placement, train_set, val_set, inf
         if resume is not None:
             for stale in run.path.glob(".tmp-*"):  # a model save cut short by a kill
                 stale.unlink(missing_ok=True)
-            first_epoch = _resume_point(run, config)
+            first_epoch, rows = _resume_point(run, config)
             if first_epoch:
                 EpochBackup.restore(model, EpochBackup.latest(run.backup_dir)[1], early)
-                rows = _history_up_to(run, first_epoch)
         # Saved only once every check has passed: a refused resume leaves the run as it was.
         # A resumed run may have been given more epochs: its config.yaml says so from now on.
         save_config(config, run.config_path)
@@ -500,8 +499,9 @@ def _check_memory(config: TrainConfig) -> None:
         )
 
 
-def _resume_point(run: RunFolder, config: TrainConfig) -> int:
-    """The last finished epoch an interrupted run can continue from; RunError if none fits.
+def _resume_point(run: RunFolder, config: TrainConfig) -> tuple[int, list[dict]]:
+    """The last finished epoch an interrupted run can continue from, and the history rows
+    up to it; RunError if none fits.
 
     History rows after the last backup (a SIGKILL between two backups) are trained again.
     A run whose recorded backup is gone (backup/ deleted), or that finished (it has its
@@ -523,9 +523,8 @@ def _resume_point(run: RunFolder, config: TrainConfig) -> int:
     if first_epoch > config.epochs:
         raise RunError(f"run {run.path} already trained {first_epoch} epochs, more than "
                        f"{config.epochs}; resume with --epochs N, N of {first_epoch} or more")
-    if first_epoch:
-        _history_up_to(run, first_epoch)  # the history the resumed run continues must be whole
-    return first_epoch
+    # The history the resumed run continues must be whole.
+    return first_epoch, _history_up_to(run, first_epoch) if first_epoch else []
 
 
 def _check_same_data(run: RunFolder, info: dict) -> None:
